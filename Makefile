@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make book   set up everything, render the data the notebooks need, execute them, write HTML
+#   make test   set up everything and run the whole test suite in the same environment
+# Both are idempotent: a second run reuses the environment, the data cache and the
+# execution cache.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mirlab-installed
+export MIRLAB_CACHE ?= $(CURDIR)/data/cache
+
+.PHONY: book test env student-labs bench clean-book
+
+book: env
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
+	@echo "Book written to $(CURDIR)/_build/html/index.html"
+
+test: env
+	$(PY) -m ruff check mirlab tests benchmarks
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	bash .ci/setup-env "$(VENV)"
+	touch $(STAMP)
+
+student-labs: env
+	$(VENV)/bin/mirlab-lab student labs --out _build/student-labs
+
+bench: env
+	$(PY) -m benchmarks
+
+clean-book:
+	rm -rf _build/html _build/.doctrees _build/.jupyter_cache

@@ -1,0 +1,14 @@
+"""mirlab: reference implementations for an open course on Music Information Retrieval.
+
+Modules are named by concept:
+
+- :mod:`mirlab.audio`: loading, validation, resampling, players, the fallback synthesiser
+- :mod:`mirlab.features`: STFT, mel, MFCC, log-frequency/CQT, chroma, CENS
+- :mod:`mirlab.datasets`: the embedded corpus rendered from music21 scores, and real datasets
+- :mod:`mirlab.labs`: lab checks and the student-version generator
+"""
+
+from mirlab.env import cache_dir, device, environment_report
+
+__version__ = "0.1.0"
+__all__ = ["cache_dir", "device", "environment_report", "__version__"]
