@@ -61,7 +61,9 @@ def check_audio(y, name: str = "y", *, mono: bool = True) -> np.ndarray:
 def check_sr(sr, name: str = "sr") -> int:
     """Validate a sample rate: a positive integer number of samples per second."""
     if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or sr <= 0 or sr != int(sr):
-        raise ValueError(f"{name} must be a positive integer sample rate in Hz; got {_describe(sr)}")
+        raise ValueError(
+            f"{name} must be a positive integer sample rate in Hz; got {_describe(sr)}"
+        )
     return int(sr)
 
 

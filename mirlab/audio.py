@@ -75,11 +75,15 @@ def load(path, sr: int | None = 22050, mono: bool = True, offset: float = 0.0,
             f.seek(min(start, f.frames))
             data = f.read(frames, dtype="float32", always_2d=True).T
     except (sf.LibsndfileError, RuntimeError, TypeError):
+        import warnings
+
         import librosa
 
         try:
-            data, native_sr = librosa.load(path, sr=None, mono=False, offset=offset,
-                                           duration=duration)
+            with warnings.catch_warnings():  # we already know soundfile could not read it
+                warnings.filterwarnings("ignore", message="PySoundFile failed")
+                data, native_sr = librosa.load(path, sr=None, mono=False, offset=offset,
+                                               duration=duration)
         except Exception as exc:  # noqa: BLE001 - report any decoder failure the same way
             raise ValueError(f"path {str(path)!r} could not be decoded as audio: {exc}") from exc
         data = np.atleast_2d(data).astype(np.float32)
@@ -146,7 +150,8 @@ def quantize(y, n_bits: int) -> np.ndarray:
     be studied directly (its power falls by about 6 dB per bit).
     """
     y = check_audio(y, mono=False)
-    if isinstance(n_bits, bool) or not isinstance(n_bits, (int, np.integer)) or not 1 <= n_bits <= 32:
+    is_int = isinstance(n_bits, (int, np.integer)) and not isinstance(n_bits, bool)
+    if not is_int or not 1 <= n_bits <= 32:
         raise ValueError(f"n_bits must be an integer between 1 and 32; got {n_bits!r}")
     step = 2.0 / 2 ** n_bits
     return np.clip(np.round(y / step) * step, -1.0, 1.0 - step).astype(y.dtype, copy=False)
@@ -167,7 +172,8 @@ def player(y, sr: int, normalize_peak: bool = True):
     from IPython.display import Audio
 
     y = check_audio(y, mono=False)
-    return Audio(y, rate=check_sr(sr), normalize=normalize_peak)
+    silent = not np.any(y)  # IPython cannot scale silence to full range
+    return Audio(y, rate=check_sr(sr), normalize=normalize_peak and not silent)
 
 
 def midi_to_hz(pitch) -> np.ndarray:
@@ -238,13 +244,18 @@ def synthesize_notes(onsets, offsets, pitches, velocities=None, programs=None, s
         raise ValueError("offsets must not precede onsets; got a note with offset < onset")
     velocities = np.full(n, 90.0) if velocities is None else np.asarray(velocities, float)
     programs = np.zeros(n, int) if programs is None else np.asarray(programs, int)
+    if len(velocities) != n or len(programs) != n:
+        raise ValueError(
+            f"velocities and programs must have one entry per note ({n}); got "
+            f"{len(velocities)} and {len(programs)}"
+        )
     check_matrix(np.c_[onsets, offsets, pitches, velocities, programs] if n else np.zeros((1, 5)),
                  "notes")
     end = (offsets.max() + 0.3) if n else 0.0
     total = int(np.ceil((duration if duration is not None else end) * sr))
     out = np.zeros(max(total, 1), dtype=np.float64)
     k = np.arange(1, n_partials + 1)
-    for on, off, p, v, prog in zip(onsets, offsets, pitches, velocities, programs):
+    for on, off, p, v, prog in zip(onsets, offsets, pitches, velocities, programs, strict=True):
         attack, decay, release, rolloff = _FAMILY_SOUND.get(int(prog) // 8, _FAMILY_SOUND[0])
         start = int(round(on * sr))
         if start >= len(out):

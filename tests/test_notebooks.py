@@ -63,7 +63,8 @@ def test_house_style(path: Path):
                 if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
     quick = nb.metadata.get("mirlab", {}).get("quick_parameters", {})
     assert quick, "notebook metadata lacks mirlab.quick_parameters"
-    assert set(quick) <= assigned, f"quick parameters not in the parameters cell: {set(quick) - assigned}"
+    unknown = set(quick) - assigned
+    assert not unknown, f"quick parameters not in the parameters cell: {unknown}"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     text = "\n".join(c.source for c in cells)
     for heading in ("## Summary", "## Exercises", "## Further reading"):
