@@ -1,0 +1,312 @@
+"""Mel scale, mel filterbank, mel spectrogram and MFCC.
+
+Taught in ``notebooks/01_audio_representations.ipynb``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from mirlab._checks import check_matrix, check_positive, check_positive_int
+from mirlab.features.spectrogram import (
+    _check_magnitudes,
+    _check_real,
+    _stft_frames_major,
+    fft_frequencies,
+    power_to_db,
+)
+
+__all__ = [
+    "hz_to_mel",
+    "mel_to_hz",
+    "mel_frequencies",
+    "mel_filterbank",
+    "melspectrogram",
+    "mfcc",
+]
+
+# Slaney's mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above
+# (27 mels per factor 6.4 in frequency), so that 1 kHz is 15 mels.
+_F_SP = 200.0 / 3
+_BREAK_HZ = 1000.0
+_BREAK_MEL = _BREAK_HZ / _F_SP
+_LOGSTEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(frequencies, htk: bool = False):
+    """Convert Hz to mels.
+
+    ``htk=True``: ``m = 2595 * log10(1 + f / 700)``. Otherwise Slaney's scale (as the
+    Auditory Toolbox and librosa): ``m = 3 f / 200`` below 1 kHz and
+    ``m = 15 + 27 * log(f / 1000) / log(6.4)`` above.
+
+    Parameters
+    ----------
+    frequencies : array_like
+        Frequencies in Hz.
+    htk : bool
+        Use the HTK formula instead of Slaney's.
+
+    Returns
+    -------
+    np.ndarray
+        Mels, equal to ``librosa.hz_to_mel``.
+
+    Examples
+    --------
+    >>> hz_to_mel([0.0, 1000.0, 6400.0])
+    array([ 0., 15., 42.])
+
+    References
+    ----------
+    :cite:`Stevens1937mel`, :cite:`Slaney1998auditory`.
+    """
+    f = _check_real(frequencies, "frequencies").astype(float)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    linear = f / _F_SP
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logarithmic = _BREAK_MEL + np.log(f / _BREAK_HZ) / _LOGSTEP
+    return np.where(f >= _BREAK_HZ, logarithmic, linear)
+
+
+def mel_to_hz(mels, htk: bool = False):
+    """Convert mels to Hz (the inverse of :func:`hz_to_mel`).
+
+    Parameters
+    ----------
+    mels : array_like
+    htk : bool
+
+    Returns
+    -------
+    np.ndarray
+        Frequencies in Hz, equal to ``librosa.mel_to_hz``.
+
+    Examples
+    --------
+    >>> mel_to_hz([0.0, 15.0, 42.0])
+    array([   0., 1000., 6400.])
+    """
+    m = _check_real(mels, "mels").astype(float)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    linear = _F_SP * m
+    logarithmic = _BREAK_HZ * np.exp(_LOGSTEP * (m - _BREAK_MEL))
+    return np.where(m >= _BREAK_MEL, logarithmic, linear)
+
+
+def mel_frequencies(n_mels: int = 128, fmin: float = 0.0, fmax: float = 11025.0,
+                    htk: bool = False) -> np.ndarray:
+    """``n_mels`` frequencies (Hz) equally spaced on the mel scale from ``fmin`` to ``fmax``.
+
+    Parameters
+    ----------
+    n_mels : int > 0
+    fmin, fmax : float
+        Range in Hz, ``0 <= fmin < fmax``.
+    htk : bool
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels,)
+        Equal to ``librosa.mel_frequencies``.
+
+    Examples
+    --------
+    >>> mel_frequencies(3, fmin=0.0, fmax=6400.0)
+    array([   0.        , 1510.60565211, 6400.        ])
+    """
+    n_mels = check_positive_int(n_mels, "n_mels")
+    fmin, fmax = _check_band(fmin, fmax)
+    mels = np.linspace(hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk), n_mels)
+    return mel_to_hz(mels, htk=htk)
+
+
+def _check_band(fmin, fmax):
+    fmin = float(_check_real(fmin, "fmin"))
+    fmax = float(_check_real(fmax, "fmax"))
+    if fmin < 0 or fmax <= fmin:
+        raise ValueError(f"need 0 <= fmin < fmax; got fmin={fmin}, fmax={fmax}")
+    return fmin, fmax
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_basis(sr, n_fft, n_mels, fmin, fmax, htk, norm):
+    """The filterbank as a read-only float64 array (cached on its parameters)."""
+    bins_hz = fft_frequencies(sr, n_fft)
+    # n_mels + 2 edges: filter i rises from edge i to edge i + 1 and falls to edge i + 2
+    edges = mel_frequencies(n_mels + 2, fmin, fmax, htk=htk)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins_hz - lower) / (centre - lower)
+    falling = (upper - bins_hz) / (upper - centre)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    if norm == "slaney":
+        # equal area: each triangle is divided by half its width in Hz
+        weights *= 2.0 / (upper - lower)
+    weights.setflags(write=False)
+    return weights
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
+                   fmax: float | None = None, htk: bool = False,
+                   norm: str | None = "slaney") -> np.ndarray:
+    """Triangular mel filters that map an STFT's bins to ``n_mels`` mel bands.
+
+    In words: place ``n_mels + 2`` edge frequencies equally spaced in mels between ``fmin``
+    and ``fmax``; filter ``i`` is a triangle in Hz that is 0 at edge ``i``, 1 at edge ``i + 1``
+    and 0 again at edge ``i + 2``, sampled at the STFT bin frequencies ``k * sr / n_fft``. With
+    ``norm='slaney'`` each triangle is scaled by ``2 / (width in Hz)`` so all filters have the
+    same area (wide high filters do not dominate).
+
+    Parameters
+    ----------
+    sr : int > 0
+    n_fft : int > 0
+    n_mels : int > 0
+    fmin, fmax : float
+        Frequency range in Hz (``fmax=None``: ``sr / 2``).
+    htk : bool
+        Use the HTK mel formula instead of Slaney's.
+    norm : {'slaney', None}
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n_mels, 1 + n_fft // 2)
+        Equal to ``librosa.filters.mel`` with the same arguments.
+
+    Examples
+    --------
+    >>> mel_filterbank(22050, 2048, n_mels=40).shape
+    (40, 1025)
+
+    References
+    ----------
+    :cite:`Stevens1937mel`, :cite:`Slaney1998auditory`, :cite:`Davis1980mfcc`.
+    """
+    check_positive(sr, "sr")
+    n_fft = check_positive_int(n_fft, "n_fft")
+    n_mels = check_positive_int(n_mels, "n_mels")
+    fmax = sr / 2.0 if fmax is None else fmax
+    fmin, fmax = _check_band(fmin, fmax)
+    if norm not in ("slaney", None):
+        raise ValueError(f"norm must be 'slaney' or None; got {norm!r}")
+    return _mel_basis(sr, n_fft, n_mels, fmin, fmax, bool(htk), norm).astype(np.float32)
+
+
+def _spectrogram_input(y, S, n_fft, hop_length, power, name="S"):
+    """Power spectrogram frames-major ``(n_frames, n_bins)`` from ``y``, or ``S`` transposed."""
+    if (y is None) == (S is None):
+        raise ValueError(f"give exactly one of y (a signal) or {name} (a spectrogram)")
+    if S is not None:
+        S = _check_magnitudes(check_matrix(S, name))
+        return S.T, 2 * (S.shape[0] - 1)
+    power = check_positive(power, "power")
+    X = _stft_frames_major(y, n_fft, hop_length, None, "hann", True, "constant")
+    P = np.square(X.real) + np.square(X.imag)  # |X|^2 without a square root
+    if power != 2.0:
+        P **= power / 2.0
+    return P, n_fft
+
+
+def melspectrogram(y=None, sr: int = 22050, S=None, n_fft: int = 2048, hop_length: int = 512,
+                   n_mels: int = 128, power: float = 2.0, fmin: float = 0.0,
+                   fmax: float | None = None) -> np.ndarray:
+    """Mel spectrogram: the STFT's ``|X| ** power`` summed through the mel filters.
+
+    ``M[i, n] = sum_k F[i, k] * |X[k, n]| ** power`` with ``F`` from :func:`mel_filterbank`.
+
+    Parameters
+    ----------
+    y : np.ndarray or None
+        Signal (give ``y`` or ``S``).
+    sr : int > 0
+    S : np.ndarray or None, shape (1 + n_fft // 2, n_frames)
+        A precomputed magnitude ** power spectrogram (``n_fft`` is inferred from its height).
+    n_fft, hop_length : int
+        STFT parameters (Hann window, centred frames).
+    n_mels : int
+    power : float > 0
+        Exponent of the magnitude (2: power, 1: magnitude).
+    fmin, fmax : float
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels, n_frames)
+        Equal to ``librosa.feature.melspectrogram`` with the same arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> melspectrogram(y=np.ones(22050, dtype=np.float32), sr=22050).shape
+    (128, 44)
+    """
+    P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, power)
+    check_positive(sr, "sr")
+    fmax = sr / 2.0 if fmax is None else fmax
+    fmin, fmax = _check_band(fmin, fmax)
+    n_mels = check_positive_int(n_mels, "n_mels")
+    basis = _mel_basis(sr, n_fft, n_mels, fmin, fmax, False, "slaney")
+    return (P @ basis.T.astype(P.dtype, copy=False)).T
+
+
+@functools.lru_cache(maxsize=8)
+def _dct_matrix(n_out, n_in):
+    """Rows of the orthonormal DCT-II: ``D[q, i] = c_q cos(pi q (2 i + 1) / (2 n_in))``."""
+    q = np.arange(n_out)[:, None]
+    i = np.arange(n_in)[None, :]
+    D = np.cos(np.pi * q * (2 * i + 1) / (2 * n_in)) * np.sqrt(2.0 / n_in)
+    D[0] /= np.sqrt(2.0)
+    D.setflags(write=False)
+    return D
+
+
+def mfcc(y=None, sr: int = 22050, S=None, n_mfcc: int = 20, n_mels: int = 128,
+         n_fft: int = 2048, hop_length: int = 512) -> np.ndarray:
+    """Mel-frequency cepstral coefficients.
+
+    In words: take the mel power spectrogram in decibels (:func:`power_to_db`, ref 1, top_db 80)
+    and apply the orthonormal type-II discrete cosine transform along frequency to each frame;
+    keep the first ``n_mfcc`` coefficients. Coefficient 0 is the overall level, the next ones
+    describe the coarse shape of the spectral envelope (timbre).
+
+    ``mfcc[q, n] = c_q * sum_i S_db[i, n] * cos(pi * q * (2 i + 1) / (2 * n_mels))`` with
+    ``c_0 = sqrt(1 / n_mels)`` and ``c_q = sqrt(2 / n_mels)`` otherwise.
+
+    Parameters
+    ----------
+    y : np.ndarray or None
+    sr : int
+    S : np.ndarray or None, shape (n_mels, n_frames)
+        A log-power mel spectrogram in dB (give ``y`` or ``S``).
+    n_mfcc, n_mels, n_fft, hop_length : int
+
+    Returns
+    -------
+    np.ndarray, shape (n_mfcc, n_frames)
+        Equal to ``librosa.feature.mfcc`` with the same arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mfcc(y=np.random.default_rng(0).standard_normal(22050), sr=22050).shape
+    (20, 44)
+
+    References
+    ----------
+    :cite:`Davis1980mfcc`, :cite:`Logan2000mfcc`; taught in
+    ``notebooks/01_audio_representations.ipynb``.
+    """
+    n_mfcc = check_positive_int(n_mfcc, "n_mfcc")
+    if (y is None) == (S is None):
+        raise ValueError("give exactly one of y (a signal) or S (a dB mel spectrogram)")
+    if S is None:
+        S = power_to_db(melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
+                                       n_mels=n_mels))
+    S = check_matrix(S, "S")
+    if n_mfcc > S.shape[0]:
+        raise ValueError(f"n_mfcc must be <= the number of mel bands {S.shape[0]}; got {n_mfcc}")
+    D = _dct_matrix(n_mfcc, S.shape[0]).astype(S.dtype, copy=False)
+    return D @ S
