@@ -308,7 +308,8 @@ def plot_filterbank(fb, sr: int, n_fft: int | None = None, ax=None, every: int =
 
 
 def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
-               color: str = "tab:cyan", alpha: float = 0.5, label_axis: bool = True, **kwargs):
+               color: str = "tab:cyan", alpha: float = 0.5, fill: bool = True,
+               label_axis: bool = True, **kwargs):
     """Draw notes as rectangles: a piano roll, or folded to the 12 pitch classes.
 
     Rows use the coordinates of :func:`specshow`: MIDI pitch with ``y_axis="pitch"``, pitch
@@ -326,7 +327,9 @@ def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
     pitch_class : bool
         Fold pitches to ``pitch % 12``.
     color, alpha : str, float
-        Fill colour and opacity.
+        Colour and opacity of the boxes.
+    fill : bool
+        Filled boxes; ``False`` draws outlines only (opaque), to overlay on an image.
     label_axis : bool
         Set the axis labels, ticks and limits (False when overlaying on an existing image).
     **kwargs
@@ -352,10 +355,15 @@ def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
     ax = _axes(ax)
     rows = np.round(pitches).astype(int)
     rows = rows % 12 if pitch_class else rows
+    if fill:
+        kwargs.update(facecolors=color, alpha=alpha)
+    else:
+        kwargs.setdefault("linewidth", 0.9)
+        kwargs.update(facecolors="none", edgecolors=color)
     for r in np.unique(rows):
         sel = rows == r
-        spans = list(zip(onsets[sel], offsets[sel] - onsets[sel]))
-        ax.broken_barh(spans, (r - 0.4, 0.8), facecolors=color, alpha=alpha, **kwargs)
+        spans = list(zip(onsets[sel], offsets[sel] - onsets[sel], strict=True))
+        ax.broken_barh(spans, (r - 0.4, 0.8), **kwargs)
     if label_axis:
         ax.set_xlabel("Time (s)")
         if len(onsets):

@@ -134,6 +134,10 @@ def test_plot_notes_piano_roll_and_pitch_classes():
     # one bar collection per pitch class: C (60), E (64), D (74)
     rows = sorted(c.get_paths()[0].vertices[:, 1].min() + 0.4 for c in ax.collections)
     np.testing.assert_allclose(rows, [0, 2, 4])
+    ax = plotting.plot_notes(on, off, pitch, fill=False, color="red", label_axis=False)
+    np.testing.assert_allclose(ax.collections[0].get_edgecolor()[0], [1, 0, 0, 1])
+    face = ax.collections[0].get_facecolor()
+    assert len(face) == 0 or face[0][3] == 0  # outlines only: no (or transparent) fill
     with pytest.raises(ValueError, match="same length"):
         plotting.plot_notes(on, off[:2], pitch)
     with pytest.raises(ValueError, match="offset < onset"):
