@@ -11,7 +11,7 @@ export MIRLAB_CACHE ?= $(CURDIR)/data/cache
 
 .PHONY: book test env student-labs bench clean-book
 
-book: env
+book: env _build/.mirlab-sources
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
 
@@ -24,6 +24,11 @@ env: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt Makefile
 	bash .ci/setup-env "$(VENV)"
 	touch $(STAMP)
+
+# Executed notebooks are cached by their code; when mirlab changes, they must run again.
+_build/.mirlab-sources: $(shell find mirlab -name '*.py') pyproject.toml
+	rm -rf _build/.jupyter_cache
+	mkdir -p _build && touch $@
 
 student-labs: env
 	$(VENV)/bin/mirlab-lab student labs --out _build/student-labs

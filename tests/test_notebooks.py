@@ -102,8 +102,12 @@ def test_toc_lists_every_notebook():
 def quick_book(tmp_path_factory) -> Path:
     """Build the whole book in quick mode into a temporary folder; return the HTML folder."""
     root = tmp_path_factory.mktemp("book")
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO / name, root / name)
+    shutil.copy(REPO / "_toc.yml", root / "_toc.yml")
+    # a fresh execution cache: every notebook really runs against the current mirlab
+    config = (REPO / "_config.yml").read_text(encoding="utf-8")
+    config = config.replace("cache: _build/.jupyter_cache", f"cache: {root}/_build/.jupyter_cache")
+    assert str(root) in config, "_config.yml no longer sets execute.cache"
+    (root / "_config.yml").write_text(config, encoding="utf-8")
     for folder in ("book", "notebooks", "labs"):
         shutil.copytree(REPO / folder, root / folder)
     for path in NOTEBOOKS:
