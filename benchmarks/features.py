@@ -130,16 +130,13 @@ def run(seconds: float = 60.0, rounds: int = 7, progress: bool = True) -> list[d
 
 def markdown(rows: list[dict]) -> str:
     """The rows as a markdown table."""
-    lines = [
-        "| feature | librosa ms | mirlab ms | ratio | max abs diff | max rel diff |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['feature']} | {r['librosa_ms']:.1f} | {r['mirlab_ms']:.1f} | "
-            f"{r['ratio']:.2f} | {r['max_abs_diff']:.2g} | {r['max_rel_diff']:.2g} |"
-        )
-    return "\n".join(lines)
+    from mirlab.plotting import markdown_table
+
+    shown = [{"feature": r["feature"], "librosa ms": f"{r['librosa_ms']:.1f}",
+              "mirlab ms": f"{r['mirlab_ms']:.1f}", "ratio": f"{r['ratio']:.2f}",
+              "max abs diff": f"{r['max_abs_diff']:.2g}", "max rel diff": f"{r['max_rel_diff']:.2g}"}
+             for r in rows]
+    return markdown_table(shown, align="lrrrrr")
 
 
 def main(seconds: float = 60.0) -> None:

@@ -21,6 +21,8 @@ __all__ = [
     "plot_filterbank",
     "plot_notes",
     "note_name",
+    "markdown_table",
+    "table",
     "PITCH_CLASSES",
 ]
 
@@ -219,8 +221,8 @@ def plot_waveform(y, sr: int, ax=None, offset: float = 0.0, samples: bool = Fals
     --------
     >>> import numpy as np
     >>> ax = plot_waveform(np.zeros(100), sr=100)
-    >>> ax.get_xlim()
-    (0.0, 0.99)
+    >>> [float(v) for v in ax.get_xlim()]
+    [0.0, 0.99]
     """
     y = check_audio(y)
     sr = check_sr(sr)
@@ -377,3 +379,44 @@ def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
             _note_ticks(ax, rows.min() - 1.5, rows.max() + 1.5)
             ax.set_ylabel("Pitch")
     return ax
+
+
+def markdown_table(rows: list[dict], align: str | None = None) -> str:
+    """Format rows (dicts with the same keys, in column order) as a Markdown table.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One dict per row; the keys of the first row are the column headings. Values are
+        written with ``str`` (format numbers before, e.g. ``f"{x:.2f}"``).
+    align : str, optional
+        One character per column, ``"l"`` or ``"r"`` (default: all left-aligned).
+
+    Examples
+    --------
+    >>> print(markdown_table([{"method": "a", "score": "0.9"}], align="lr"))
+    | method | score |
+    | :--- | ---: |
+    | a | 0.9 |
+    """
+    if not rows or not isinstance(rows[0], dict):
+        raise ValueError(f"rows must be a non-empty list of dicts; got {rows!r:.80}")
+    head = list(rows[0])
+    align = align or "l" * len(head)
+    if len(align) != len(head) or set(align) - {"l", "r"}:
+        raise ValueError(f"align must give 'l' or 'r' for each of the {len(head)} columns; "
+                         f"got {align!r}")
+    rule = [":---" if a == "l" else "---:" for a in align]
+    lines = ["| " + " | ".join(map(str, head)) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(str(r.get(k, "")) for k in head) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def table(rows: list[dict], align: str | None = None):
+    """Show rows as a table in a notebook (an ``IPython.display.Markdown`` object).
+
+    The built book renders it as an HTML table; see :func:`markdown_table` for the format.
+    """
+    from IPython.display import Markdown
+
+    return Markdown(markdown_table(rows, align))

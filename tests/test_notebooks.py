@@ -126,6 +126,7 @@ def quick_book(tmp_path_factory) -> Path:
 def test_built_page(quick_book: Path, path: Path):
     html = (quick_book / path.relative_to(REPO).with_suffix(".html")).read_text(encoding="utf-8")
     assert "Traceback" not in html and 'class="output traceback' not in html
+    assert "| :---" not in html and "| ---:" not in html, "a Markdown table rendered as text"
     if path.parent.name in ("notebooks", "book"):
         assert html.count('src="../_images/') >= 3, "a chapter page shows figures"
         assert html.count("<audio") >= 1, "a chapter page has audio players"

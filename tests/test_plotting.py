@@ -142,3 +142,15 @@ def test_plot_notes_piano_roll_and_pitch_classes():
         plotting.plot_notes(on, off[:2], pitch)
     with pytest.raises(ValueError, match="offset < onset"):
         plotting.plot_notes(off, on, pitch)
+
+
+def test_markdown_table_layout_and_errors():
+    from mirlab.plotting import markdown_table, table
+
+    text = markdown_table([{"a": 1, "b": "x"}, {"a": 22, "b": "y"}], align="rl")
+    assert text.splitlines() == ["| a | b |", "| ---: | :--- |", "| 1 | x |", "| 22 | y |"]
+    assert table([{"a": 1}]).data == "| a |\n| :--- |\n| 1 |"
+    with pytest.raises(ValueError, match="rows must be a non-empty list of dicts"):
+        markdown_table([])
+    with pytest.raises(ValueError, match="align must give"):
+        markdown_table([{"a": 1, "b": 2}], align="l")
