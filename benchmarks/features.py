@@ -134,7 +134,8 @@ def markdown(rows: list[dict]) -> str:
 
     shown = [{"feature": r["feature"], "librosa ms": f"{r['librosa_ms']:.1f}",
               "mirlab ms": f"{r['mirlab_ms']:.1f}", "ratio": f"{r['ratio']:.2f}",
-              "max abs diff": f"{r['max_abs_diff']:.2g}", "max rel diff": f"{r['max_rel_diff']:.2g}"}
+              "max abs diff": f"{r['max_abs_diff']:.2g}",
+              "max rel diff": f"{r['max_rel_diff']:.2g}"}
              for r in rows]
     return markdown_table(shown, align="lrrrrr")
 

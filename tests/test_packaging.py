@@ -1,8 +1,7 @@
 """The package's metadata: dependency ranges that Colab satisfies, a lock file that pins them."""
 
-import tomllib
-
 import pytest
+import tomllib
 from nbtools import REPO
 from packaging.requirements import Requirement
 from packaging.version import Version
