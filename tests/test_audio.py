@@ -124,15 +124,85 @@ def test_load_errors(tmp_path):
         audio.load(tmp_path / "missing.wav")
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"this is not audio")
-    with pytest.raises(ValueError, match="could not be decoded"):
+    with pytest.raises(ValueError, match="could not be decoded as audio"):
         audio.load(bad)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), 8000)
+    with pytest.raises(ValueError, match="holds no samples"):
+        audio.load(empty, sr=None)
 
 
-def test_synthesize_rejects_mismatched_notes():
-    with pytest.raises(ValueError, match="same length"):
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"offset": -0.05}, "offset must be a finite number of seconds >= 0"),
+     ({"offset": float("nan")}, "offset must be a finite number"),
+     ({"duration": -1.0}, "duration must be a positive number"),
+     ({"duration": 0}, "duration must be a positive number")],
+)
+def test_load_validates_offset_and_duration(tmp_path, kwargs, message):
+    path = tmp_path / "x.wav"
+    sf.write(path, np.zeros(800, np.float32), 8000)
+    with pytest.raises(ValueError, match=message):
+        audio.load(path, sr=None, **kwargs)
+
+
+def test_load_falls_back_to_audioread(tmp_path, monkeypatch, rng):
+    """Formats libsndfile cannot read are decoded by audioread (here: a WAV, forced)."""
+    sig = (rng.uniform(-0.5, 0.5, size=(2, 4000)) * 32767).astype(np.int16)
+    path = tmp_path / "x.wav"
+    sf.write(path, sig.T, 8000, subtype="PCM_16")
+
+    def refuse(*args, **kwargs):
+        raise sf.LibsndfileError(0, "forced failure")
+
+    monkeypatch.setattr(sf, "SoundFile", refuse)
+    y, sr = audio.load(path, sr=None, mono=False, offset=0.1, duration=0.2)
+    assert sr == 8000 and y.shape == (2, 1600)
+    np.testing.assert_allclose(y, sig[:, 800:2400] / 32768, atol=1e-7)
+
+
+def test_mix_sums_with_gains_and_checks_rates():
+    y, sr = audio.mix((np.ones(4), 8000), (np.ones(2), 8000), gains_db=[0.0, -20.0])
+    assert sr == 8000
+    np.testing.assert_allclose(y, [1.1, 1.1, 1.0, 1.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="sample-rate mismatch: track 0=8000 Hz but track 1=16000"):
+        audio.mix((np.ones(4), 8000), (np.ones(4), 16000))
+    with pytest.raises(ValueError, match="gains_db must have one gain per track"):
+        audio.mix((np.ones(4), 8000), gains_db=[0, 1])
+    with pytest.raises(ValueError, match="y of track 1 must be finite"):
+        audio.mix((np.ones(4), 8000), (np.array([np.nan]), 8000))
+    with pytest.raises(ValueError, match="at least one"):
+        audio.mix()
+
+
+def test_synthesize_rejects_bad_notes():
+    with pytest.raises(ValueError, match=r"offsets must have one entry per note \(2\)"):
         audio.synthesize_notes([0, 1], [1], [60])
     with pytest.raises(ValueError, match="offsets must not precede onsets"):
         audio.synthesize_notes([1.0], [0.5], [60])
+    with pytest.raises(ValueError, match="onsets must be >= 0"):
+        audio.synthesize_notes([-0.5], [0.5], [60])
+    with pytest.raises(ValueError, match="pitches must be finite"):
+        audio.synthesize_notes([0.0], [0.5], [np.nan])
+    with pytest.raises(ValueError, match="programs must be General-MIDI"):
+        audio.synthesize_notes([0.0], [0.5], [60], programs=[128])
+    with pytest.raises(ValueError, match="n_partials must be an integer >= 1"):
+        audio.synthesize_notes([0.0], [0.5], [60], n_partials=0)
+    with pytest.raises(ValueError, match="duration must be a finite number"):
+        audio.synthesize_notes([0.0], [0.5], [60], duration=-1)
+
+
+def test_synthesize_skips_notes_above_nyquist():
+    """A note whose fundamental is above the Nyquist frequency is silent, not NaN."""
+    y = audio.synthesize_notes([0, 0], [1, 1], [60, 127], sr=22050)
+    assert np.all(np.isfinite(y)) and np.max(np.abs(y)) == pytest.approx(0.9, abs=1e-6)
+    only_high = audio.synthesize_notes([0], [1], [127], sr=22050)
+    assert np.all(only_high == 0)
+
+
+def test_resample_refuses_to_return_nothing():
+    with pytest.raises(ValueError, match="too short to resample"):
+        audio.resample(np.ones(1), 44100, 22050)
 
 
 def test_quantize_bits_validated():
