@@ -8,7 +8,7 @@ Modules are named by concept:
 - :mod:`mirlab.labs`: lab checks and the student-version generator
 """
 
-from mirlab.env import cache_dir, device, environment_report
+from mirlab.env import cache_dir, device, environment_info, environment_report
 
 __version__ = "0.1.0"
-__all__ = ["cache_dir", "device", "environment_report", "__version__"]
+__all__ = ["cache_dir", "device", "environment_info", "environment_report", "__version__"]

@@ -69,8 +69,8 @@ def device(prefer: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def environment_report() -> dict:
-    """Print and return what this machine offers the course (versions, GPU, FluidSynth)."""
+def environment_info() -> dict:
+    """Return what this machine offers the course: versions, device, FluidSynth, cache folder."""
     import numpy
 
     info = {
@@ -85,7 +85,12 @@ def environment_report() -> dict:
             info[name] = __import__(name).__version__
         except ImportError:
             info[name] = "not installed"
+    return info
+
+
+def environment_report() -> None:
+    """Print :func:`environment_info` on one line (the setup cell of every notebook calls it)."""
+    info = environment_info()
     print(" | ".join(f"{k}: {v}" for k, v in info.items()))
     if not info["fluidsynth"]:
         print("FluidSynth not found: the corpus is rendered with mirlab's fallback synthesiser.")
-    return info

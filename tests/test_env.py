@@ -1,0 +1,26 @@
+"""mirlab.env: the cache folder and the machine report."""
+
+import mirlab
+from mirlab import env
+
+
+def test_cache_dir_follows_the_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv(env.CACHE_ENV, str(tmp_path / "c"))
+    path = mirlab.cache_dir("corpus", "audio")
+    assert path == tmp_path / "c" / "corpus" / "audio" and path.is_dir()
+
+
+def test_cache_dir_defaults_to_the_checkout(monkeypatch):
+    monkeypatch.delenv(env.CACHE_ENV, raising=False)
+    repo = env.Path(env.__file__).resolve().parent.parent
+    assert mirlab.cache_dir() == repo / "data" / "cache"
+
+
+def test_environment_report_prints_one_line(capsys, monkeypatch):
+    monkeypatch.setattr(env, "has_fluidsynth", lambda: False)
+    assert mirlab.environment_report() is None
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("python: ") and "fluidsynth: False" in out[0]
+    assert "fallback synthesiser" in out[1]
+    info = mirlab.environment_info()
+    assert info["device"] in ("cpu", "cuda") and set(info) >= {"numpy", "librosa", "cache"}
