@@ -115,3 +115,65 @@ def check_matrix(x, name: str, *, ndim: int = 2, nonnegative: bool = False) -> n
     if nonnegative and not np.iscomplexobj(arr) and np.any(arr < 0):
         raise ValueError(f"{name} must be non-negative; got minimum {arr.min():.3g}")
     return arr
+
+
+def check_finite_number(value, name: str) -> float:
+    """Validate a real scalar parameter that may be negative but must be finite (e.g. tuning)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not np.isfinite(value)):
+        raise ValueError(f"{name} must be a finite real number; got {_describe(value)}")
+    return float(value)
+
+
+def check_real(x, name: str) -> np.ndarray:
+    """Validate finite real numbers of any shape (e.g. frequencies, times, frame indices)."""
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise ValueError(f"{name} must be real numbers; got {_describe(x)}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; got NaN or infinite values")
+    return arr
+
+
+def check_spectrogram(S, name: str = "S", *, ndim: int | None = 2, nonnegative: bool = True,
+                      min_rows: int = 1) -> np.ndarray:
+    """Validate a real spectrogram-like array: finite, not empty, not complex.
+
+    Parameters
+    ----------
+    S : array_like
+        The array, usually shaped ``(n_bins, n_frames)``.
+    name : str
+        The argument's name, used in error messages.
+    ndim : int or None
+        Required number of dimensions (None: any).
+    nonnegative : bool
+        Require values >= 0 (magnitudes, powers); False for decibels or other real features.
+    min_rows : int
+        Smallest allowed ``S.shape[0]`` (e.g. 2 for an STFT, which has ``1 + n_fft // 2`` rows).
+
+    Returns
+    -------
+    np.ndarray
+        ``S`` as an array (no copy).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, what was expected and what was received.
+    """
+    arr = np.asarray(S)
+    if np.iscomplexobj(arr):
+        raise ValueError(
+            f"{name} must be real-valued (a magnitude, power or dB spectrogram); got a complex "
+            f"array of dtype {arr.dtype}: pass np.abs(X) (or np.abs(X) ** 2) instead"
+        )
+    arr = check_matrix(arr, name, ndim=arr.ndim if ndim is None else ndim,
+                       nonnegative=nonnegative)
+    if arr.ndim >= 1 and arr.shape[0] < min_rows:
+        raise ValueError(
+            f"{name} must have at least {min_rows} rows (frequency bins); got shape {arr.shape}"
+        )
+    return arr

@@ -19,6 +19,7 @@ from mirlab._checks import (
     check_same_sr,
     check_sr,
 )
+from mirlab.features.pitch import midi_to_hz
 
 __all__ = [
     "load",
@@ -193,11 +194,6 @@ def player(y, sr: int, normalize_peak: bool = True):
     y = check_audio(y, mono=False)
     silent = not np.any(y)  # IPython cannot scale silence to full range
     return Audio(y, rate=check_sr(sr), normalize=normalize_peak and not silent)
-
-
-def midi_to_hz(pitch) -> np.ndarray:
-    """Equal-temperament frequency of MIDI pitch numbers (A4 = 69 = 440 Hz)."""
-    return 440.0 * 2.0 ** ((np.asarray(pitch, dtype=float) - 69.0) / 12.0)
 
 
 # --- fallback synthesiser -------------------------------------------------------------------

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from mirlab._checks import check_audio, check_choice, check_matrix, check_positive, check_sr
+from mirlab._checks import (
+    check_audio,
+    check_choice,
+    check_matrix,
+    check_positive,
+    check_spectrogram,
+    check_sr,
+)
+from mirlab.features import fft_frequencies, frames_to_time, hz_to_mel, hz_to_midi
+from mirlab.features.pitch import C1_HZ
 
 __all__ = [
     "specshow",
@@ -45,10 +54,6 @@ def note_name(midi: int) -> str:
     return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
 
 
-def _hz_to_midi(f):
-    return 69.0 + 12.0 * np.log2(np.asarray(f, dtype=float) / 440.0)
-
-
 def _centres_to_edges(c):
     """Edges half-way between neighbouring centres, extrapolated at both ends."""
     c = np.asarray(c, dtype=float)
@@ -68,20 +73,17 @@ def _note_ticks(ax, lo, hi, axis="y"):
 def _y_coordinates(y_axis, n_rows, sr, fmin, fmax, bins_per_octave):
     """Row edges in the plotted coordinate (Hz, mel or MIDI number) and the axis label."""
     if y_axis in ("linear", "log"):
-        n_fft = 2 * (n_rows - 1)
-        edges = _centres_to_edges(np.arange(n_rows) * sr / max(n_fft, 1))
+        edges = _centres_to_edges(fft_frequencies(sr, n_fft=2 * (n_rows - 1)))
         edges[0] = max(edges[0], 0.0) if y_axis == "linear" else edges[1] / 2
         return edges, "Frequency (Hz)"
     if y_axis == "mel":
-        import librosa
-
         fmax = sr / 2 if fmax is None else fmax
-        lo, hi = librosa.hz_to_mel(fmin or 0.0), librosa.hz_to_mel(fmax)
+        lo, hi = hz_to_mel(fmin or 0.0), hz_to_mel(fmax)
         mels = np.linspace(lo, hi, n_rows + 2)[1:-1]
         return _centres_to_edges(mels), "Frequency (Hz, mel-spaced)"
     if y_axis == "cqt_note":
-        fmin = 32.70319566257483 if fmin is None or fmin <= 0 else fmin
-        centres = _hz_to_midi(fmin) + np.arange(n_rows) * 12.0 / bins_per_octave
+        fmin = C1_HZ if fmin is None or fmin <= 0 else fmin
+        centres = hz_to_midi(fmin) + np.arange(n_rows) * 12.0 / bins_per_octave
         return _centres_to_edges(centres), "Pitch"
     if y_axis == "pitch":
         return np.arange(n_rows + 1) - 0.5, "Pitch"
@@ -94,12 +96,10 @@ def _label_y(ax, y_axis, edges, n_rows, sr, fmax):
     if y_axis == "log":
         ax.set_yscale("log")
     if y_axis == "mel":
-        import librosa
-
         top = sr / 2 if fmax is None else fmax
         nice = np.array([0, 250, 500, 1000, 2000, 4000, 8000, 16000], dtype=float)
         nice = nice[nice <= top]
-        ax.set_yticks(librosa.hz_to_mel(nice), [f"{f:g}" for f in nice])
+        ax.set_yticks(hz_to_mel(nice), [f"{f:g}" for f in nice])
     elif y_axis in ("cqt_note", "pitch"):
         _note_ticks(ax, edges[0], edges[-1])
     elif y_axis == "chroma":
@@ -165,10 +165,7 @@ def specshow(S, sr: int = 22050, hop_length: int = 512, y_axis: str = "linear",
     >>> ax.get_ylabel()
     'Frequency (Hz)'
     """
-    S = check_matrix(S, "S")
-    if np.iscomplexobj(S):
-        raise ValueError("S must be real (take np.abs or a dB scale of a complex STFT first); "
-                         f"got dtype {S.dtype}")
+    S = check_spectrogram(S, "S", nonnegative=False)
     sr = check_sr(sr)
     hop_length = int(check_positive(hop_length, "hop_length"))
     check_choice(y_axis, "y_axis", Y_AXES)
@@ -182,7 +179,7 @@ def specshow(S, sr: int = 22050, hop_length: int = 512, y_axis: str = "linear",
     y_edges, y_label = _y_coordinates(y_axis, n_rows, sr, fmin, fmax, bins_per_octave)
     x_edges = np.arange(n_frames + 1) - 0.5
     if x_axis == "time":
-        x_edges = x_edges * hop_length / sr
+        x_edges = frames_to_time(x_edges, sr=sr, hop_length=hop_length)
     if cmap is None:
         cmap = "gray_r" if y_axis == "chroma" else "magma"
     mesh = ax.pcolormesh(x_edges, y_edges, S, cmap=cmap, shading="flat", **kwargs)
@@ -295,7 +292,7 @@ def plot_filterbank(fb, sr: int, n_fft: int | None = None, ax=None, every: int =
                          f"n_fft={n_fft}; got shape {fb.shape}")
     every = int(check_positive(every, "every"))
     ax = _axes(ax)
-    freqs = np.arange(fb.shape[1]) * sr / n_fft
+    freqs = fft_frequencies(sr, int(n_fft))
     kwargs.setdefault("linewidth", 0.9)
     for row in fb[::every]:
         ax.plot(freqs, row, **kwargs)

@@ -232,6 +232,14 @@ def test_pitch_pooling_matrix_equals_libfmp():
     assert np.all(P.sum(axis=0) <= 1)  # every bin belongs to at most one pitch
 
 
+@pytest.mark.parametrize(("pitch_ref", "freq_ref"), [(69, 442.0), (57, 220.0), (60, 256.0)])
+def test_pitch_pooling_matrix_with_other_tunings_equals_libfmp(pitch_ref, freq_ref):
+    P = F.pitch_pooling_matrix(SR, 4096, pitch_ref=pitch_ref, freq_ref=freq_ref)
+    for p in (30, 45, 60, 69, 100, 127):
+        ref = libfmp.c3.pool_pitch(p, SR, 4096, pitch_ref=pitch_ref, freq_ref=freq_ref)
+        np.testing.assert_array_equal(np.flatnonzero(P[p]), ref)
+
+
 def test_log_frequency_spectrogram_equals_libfmp(music):
     y = music.astype(np.float64)
     Y = np.abs(F.stft(y, n_fft=4096, hop_length=512)) ** 2
@@ -364,6 +372,124 @@ def test_chroma_of_a_c_major_triad():
         np.testing.assert_array_equal(top3, [0, 4, 7])  # C, E, G
 
 
+# ---------------------------------------------------------------- MIDI pitch <-> Hz
+
+
+def test_midi_to_hz_and_hz_to_midi_equal_librosa(rng):
+    pitches = np.concatenate([np.arange(0, 128), rng.uniform(0, 127, 50)])
+    np.testing.assert_allclose(F.midi_to_hz(pitches), librosa.midi_to_hz(pitches), rtol=1e-12)
+    freqs = rng.uniform(8.0, 12000.0, 200)
+    np.testing.assert_allclose(F.hz_to_midi(freqs), librosa.hz_to_midi(freqs), rtol=1e-12)
+    np.testing.assert_allclose(F.hz_to_midi(F.midi_to_hz(pitches)), pitches, atol=1e-9)
+    assert F.midi_to_hz(69) == 440.0 and F.hz_to_midi(261.6255653005986) == pytest.approx(60)
+    assert F.pitch.C1_HZ == pytest.approx(librosa.note_to_hz("C1"), rel=1e-12)
+
+
+# ---------------------------------------------------------------- other rates and input types
+
+
+@pytest.mark.parametrize("sr", [16000, 44100])
+def test_features_from_y_at_other_sample_rates_equal_librosa(sr):
+    y = np.random.default_rng(sr).standard_normal(2 * sr).astype(np.float32)
+    assert rel_err(F.melspectrogram(y=y, sr=sr), librosa.feature.melspectrogram(y=y, sr=sr)) < F32
+    assert rel_err(F.mfcc(y=y, sr=sr, n_mels=64),
+                   librosa.feature.mfcc(y=y, sr=sr, n_mels=64)) < F32
+    assert rel_err(F.chroma_stft(y=y, sr=sr),
+                   librosa.feature.chroma_stft(y=y, sr=sr, tuning=0.0)) < F32
+    ours = F.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=256, fmax=sr / 2)
+    ref = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=256, fmax=sr / 2)
+    assert rel_err(ours, ref) < F32
+
+
+def test_int16_and_non_contiguous_signals_give_the_float_results(rng):
+    y16 = (rng.standard_normal(SR) * 3000).astype(np.int16)
+    y32 = y16.astype(np.float32)
+    for fn in (F.stft, lambda y: F.melspectrogram(y=y), lambda y: F.mfcc(y=y),
+               lambda y: F.chroma_stft(y=y), lambda y: F.log_frequency_spectrogram(y=y)):
+        np.testing.assert_array_equal(fn(y16), fn(y32))
+    wide = rng.standard_normal(4 * SR).astype(np.float32)
+    strided = wide[::2]  # a non-contiguous view
+    assert not strided.flags.c_contiguous
+    contiguous = np.ascontiguousarray(strided)
+    np.testing.assert_array_equal(F.stft(strided), F.stft(contiguous))
+    assert rel_err(F.melspectrogram(y=strided), librosa.feature.melspectrogram(y=contiguous)) < F32
+    assert rel_err(F.chroma_stft(y=strided),
+                   librosa.feature.chroma_stft(y=contiguous, tuning=0.0)) < F32
+    assert rel_err(F.mfcc(y=strided), librosa.feature.mfcc(y=contiguous)) < F32
+    S = np.abs(F.stft(contiguous)) ** 2
+    np.testing.assert_allclose(F.chroma_stft(S=np.asfortranarray(S)), F.chroma_stft(S=S))
+
+
+# ---------------------------------------------------------------- n_fft and the height of S
+
+
+def test_n_fft_is_inferred_from_s_or_must_match_it(music):
+    S = np.abs(F.stft(music, n_fft=1024)) ** 2  # 513 rows
+    inferred = F.chroma_stft(S=S, sr=SR)
+    np.testing.assert_array_equal(F.chroma_stft(S=S, sr=SR, n_fft=1024), inferred)
+    assert rel_err(inferred, librosa.feature.chroma_stft(S=S, sr=SR, tuning=0.0)) < F32
+    with pytest.raises(ValueError, match=r"S must have 1 \+ n_fft // 2 = 1025 rows for n_fft=2048"):
+        F.chroma_stft(S=S, sr=SR, n_fft=2048)
+    with pytest.raises(ValueError, match="n_fft=4096"):
+        F.melspectrogram(S=S, sr=SR, n_fft=4096)
+    with pytest.raises(ValueError, match="n_fft=2048"):
+        F.log_frequency_spectrogram(S=S, sr=SR, n_fft=2048)
+    # an odd n_fft can only be given explicitly (the height of S gives 2 * (rows - 1), even)
+    S_odd = np.abs(F.stft(music[:SR], n_fft=511)) ** 2  # 256 rows
+    ours = F.melspectrogram(S=S_odd, sr=SR, n_fft=511, n_mels=40)
+    np.testing.assert_allclose(ours, F.mel_filterbank(SR, 511, n_mels=40) @ S_odd, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fn", [F.melspectrogram, F.chroma_stft, F.log_frequency_spectrogram])
+def test_spectrogram_with_one_row_names_s(fn):
+    with pytest.raises(ValueError, match=r"S must have at least 2 rows.*shape \(1, 10\)"):
+        fn(S=np.ones((1, 10)))
+
+
+def test_complex_spectrograms_are_rejected_where_a_real_one_is_expected(rng):
+    X = F.stft(rng.standard_normal(4096))
+    for call in (lambda: F.mfcc(S=X[:40]), lambda: F.melspectrogram(S=X),
+                 lambda: F.chroma_stft(S=X), lambda: F.log_frequency_spectrogram(S=X)):
+        with pytest.raises(ValueError, match="S must be real-valued.*complex"):
+            call()
+    # a complex CQT is fine for chroma_cqt: its magnitude is used
+    C = F.cqt(rng.standard_normal(SR), sr=SR)
+    np.testing.assert_allclose(F.chroma_cqt(C=C), F.chroma_cqt(C=np.abs(C)))
+
+
+# ---------------------------------------------------------------- empty mel filters
+
+
+@pytest.mark.filterwarnings("ignore:Empty filters detected:UserWarning")
+@pytest.mark.parametrize("kwargs", [{"sr": 22050, "n_fft": 256, "n_mels": 128},
+                                    {"sr": 16000, "n_fft": 512, "n_mels": 128, "fmax": 300.0}])
+def test_too_many_mel_bands_for_n_fft_raise(kwargs):
+    assert np.any(librosa.filters.mel(**kwargs).max(axis=1) == 0)  # librosa: all-zero rows
+    with pytest.raises(ValueError, match=f"n_mels={kwargs['n_mels']} is too many mel bands for "
+                                         f"n_fft={kwargs['n_fft']}"):
+        F.mel_filterbank(**kwargs)
+    y = np.zeros(kwargs["sr"], dtype=np.float32)
+    with pytest.raises(ValueError, match="too many mel bands"):
+        F.melspectrogram(y=y, **kwargs)
+
+
+def test_default_mel_filterbanks_have_no_empty_filter():
+    for sr, n_fft, n_mels in [(22050, 2048, 128), (16000, 512, 40), (44100, 1024, 64),
+                              (8000, 256, 40)]:
+        assert F.mel_filterbank(sr, n_fft, n_mels=n_mels).max(axis=1).min() > 0
+
+
+@pytest.mark.filterwarnings("ignore:Empty filters detected:UserWarning")
+def test_mel_fmax_above_nyquist_raises():
+    assert np.sum(librosa.filters.mel(sr=SR, n_fft=2048, fmax=20000).max(axis=1) == 0) == 18
+    for call in (lambda: F.mel_filterbank(SR, 2048, fmax=20000),
+                 lambda: F.melspectrogram(y=np.zeros(SR), sr=SR, fmax=20000.0)):
+        with pytest.raises(ValueError, match=r"fmax must be at most .* sr / 2 = 11025.0 Hz; "
+                                             r"got fmax=20000.0"):
+            call()
+    assert F.mel_filterbank(SR, 2048, fmax=SR / 2).shape == (128, 1025)  # the limit is fine
+
+
 # ---------------------------------------------------------------- input validation
 
 
@@ -418,6 +544,25 @@ def test_chroma_of_a_c_major_triad():
         (lambda: F.chroma_cens(y=np.zeros(SR), win_len_smooth=0), "win_len_smooth"),
         (lambda: F.normalize(np.ones((3, 3)), norm=-1), "norm"),
         (lambda: F.normalize(np.ones((3, 3)), threshold=0.0), "threshold"),
+        (lambda: F.normalize(np.ones((3, 3)), axis=2), r"axis must be an integer in \[-2, 1\]"),
+        (lambda: F.normalize(np.ones((3, 3)), axis=-3), "axis"),
+        (lambda: F.normalize(np.ones((3, 3)), axis=0.5), "axis"),
+        (lambda: F.mel_filterbank(22050.5, 2048), "sr must be a positive integer"),
+        (lambda: F.melspectrogram(y=np.zeros(4096), sr=22050.5), "sr must be a positive integer"),
+        (lambda: F.chroma_stft(y=np.zeros(4096), tuning=np.nan), "tuning must be a finite"),
+        (lambda: F.chroma_stft(y=np.zeros(4096), tuning="0"), "tuning must be a finite"),
+        (lambda: F.chroma_filterbank(SR, 2048, tuning=np.inf), "tuning must be a finite"),
+        (lambda: F.chroma_filterbank(SR, 2048, ctroct=np.nan), "ctroct must be a finite"),
+        (lambda: F.chroma_filterbank(SR, 2048, octwidth=np.inf), "octwidth"),
+        (lambda: F.pitch_pooling_matrix(SR, 4096, pitch_ref=np.nan), "pitch_ref must be a finite"),
+        (lambda: F.pitch_pooling_matrix(SR, 4096, freq_ref=np.inf), "freq_ref"),
+        (lambda: F.log_frequency_spectrogram(y=np.zeros(8192), pitch_ref=np.inf), "pitch_ref"),
+        (lambda: F.cq_to_chroma(84, fmin=np.inf), "fmin"),
+        (lambda: F.chroma_cqt(y=np.zeros(8000), sr=8000), "reduce n_octaves or fmin"),
+        (lambda: F.chroma_cens(y=np.zeros(8000), sr=8000), "reduce n_octaves or fmin"),
+        (lambda: F.mfcc(S=np.ones((40, 5), dtype=complex)), "S must be real-valued"),
+        (lambda: F.hz_to_midi([440.0, 0.0]), "f must be positive"),
+        (lambda: F.midi_to_hz([60, np.nan]), "pitch must be finite"),
     ],
 )
 def test_invalid_input_raises_a_clear_value_error(call, message):

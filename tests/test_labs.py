@@ -76,6 +76,39 @@ def min_n_fft(f1, f2, sr):
     return n
 
 
+# min_n_fft above repeats the reference's loop, so comparing the two proves little: these
+# values are derived by hand. Two Hann-windowed partials are resolved when they are 2 bins
+# apart, i.e. when the bin spacing sr / n_fft is at most |f2 - f1| / 2; n_fft is the smallest
+# power of two with n_fft >= 2 * sr / |f2 - f1|.
+HAND_DERIVED_MIN_N_FFT = {
+    # 26.16 Hz apart: bins <= 13.08 Hz, n_fft >= 22050 / 13.08 = 1685.8 -> 2048 (1024 gives 21.5)
+    (440.0, 466.16, 22050): 2048,
+    (466.16, 440.0, 22050): 2048,  # the order of the two frequencies does not matter
+    # 100 Hz apart: bins <= 50 Hz, n_fft >= 16000 / 50 = 320 -> 512 (256 gives 62.5 Hz)
+    (1000.0, 1100.0, 16000): 512,
+    # 6.54 Hz apart: bins <= 3.27 Hz, n_fft >= 22050 / 3.27 = 6743 -> 8192
+    (110.0, 116.54, 22050): 8192,
+    # 3.89 Hz apart: bins <= 1.945 Hz, n_fft >= 44100 / 1.945 = 22674 -> 32768
+    (65.41, 69.30, 44100): 32768,
+}
+
+
+@pytest.mark.parametrize(("args", "expected"), HAND_DERIVED_MIN_N_FFT.items())
+def test_min_n_fft_reference_gives_the_values_derived_by_hand(args, expected):
+    from mirlab.labs.audio_representations import _min_n_fft
+
+    assert _min_n_fft(*args) == expected
+    assert min_n_fft(*args) == expected
+
+
+def test_min_n_fft_check_accepts_the_hand_derived_table_and_rejects_a_wrong_entry():
+    labs.check_min_n_fft(lambda f1, f2, sr: HAND_DERIVED_MIN_N_FFT[(f1, f2, sr)], verbose=False)
+    wrong = dict(HAND_DERIVED_MIN_N_FFT)
+    wrong[(1000.0, 1100.0, 16000)] = 256
+    with pytest.raises(LabCheckError, match="expected 512, got 256"):
+        labs.check_min_n_fft(lambda f1, f2, sr: wrong[(f1, f2, sr)], verbose=False)
+
+
 def test_lab_check_error_is_an_assertion_error():
     assert issubclass(LabCheckError, AssertionError)
 
@@ -237,7 +270,7 @@ def test_lab_records_passed_failed_todo_and_unchecked(capsys):
     assert "raised IndexError" in out and "S_pitch[len(S_pitch) + 1]" in out
     assert lab.status() == {"frame": "todo", "stft": "failed", "mel_filterbank": "passed",
                             "chroma": "failed", "resolution": "unchecked"}
-    labs.report(lab)
+    lab.report()
     report = capsys.readouterr().out
     assert "1 of 5 exercises passed" in report
     assert "Still to do: frame, stft, chroma, resolution" in report

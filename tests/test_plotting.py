@@ -124,6 +124,23 @@ def test_plot_filterbank_draws_librosa_mel_filters_over_hz():
         plotting.plot_filterbank(-fb, sr=SR)
 
 
+def test_plot_filterbank_with_an_odd_n_fft_uses_its_bin_frequencies():
+    fb = librosa.filters.mel(sr=16000, n_fft=511, n_mels=20)  # 256 columns, also for n_fft=510
+    ax = plotting.plot_filterbank(fb, sr=16000, n_fft=511)
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), librosa.fft_frequencies(sr=16000,
+                                                                                n_fft=511))
+    ax = plotting.plot_filterbank(fb, sr=16000)  # deduced: n_fft = 2 * (256 - 1) = 510
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), librosa.fft_frequencies(sr=16000,
+                                                                                n_fft=510))
+
+
+def test_specshow_time_axis_with_an_odd_hop_and_another_rate(rng):
+    ax = plotting.specshow(rng.random((12, 7)), sr=16000, hop_length=441, y_axis="chroma")
+    # centred frames: frame n spans (n -/+ 1/2) * 441 / 16000 s (librosa.frames_to_time would
+    # round the half-frame edges to whole samples)
+    np.testing.assert_allclose(ax.get_xlim(), (-0.5 * 441 / 16000, 6.5 * 441 / 16000))
+
+
 def test_plot_notes_piano_roll_and_pitch_classes():
     on, off, pitch = np.array([0.0, 0.5, 1.0]), np.array([0.5, 1.0, 2.0]), np.array([60, 64, 74])
     ax = plotting.plot_notes(on, off, pitch)

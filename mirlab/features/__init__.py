@@ -9,7 +9,8 @@ The code is split by concept:
 
 - :mod:`mirlab.features.spectrogram`: framing, windows, STFT, time/frequency helpers, decibels
 - :mod:`mirlab.features.mel`: mel scale, mel filterbank, mel spectrogram, MFCC
-- :mod:`mirlab.features.pitch`: log-frequency spectrogram (pitch pooling) and constant-Q transform
+- :mod:`mirlab.features.pitch`: MIDI pitch <-> Hz, log-frequency spectrogram (pitch pooling),
+  constant-Q transform
 - :mod:`mirlab.features.chroma`: chroma from STFT, pitch and CQT, CENS, column normalisation
 
 Taught in ``notebooks/01_audio_representations.ipynb``.
@@ -36,7 +37,9 @@ from mirlab.features.pitch import (
     cqt,
     cqt_direct,
     cqt_frequencies,
+    hz_to_midi,
     log_frequency_spectrogram,
+    midi_to_hz,
     pitch_pooling_matrix,
 )
 from mirlab.features.spectrogram import (
@@ -52,6 +55,8 @@ from mirlab.features.spectrogram import (
 )
 
 __all__ = [
+    "midi_to_hz",
+    "hz_to_midi",
     "frame",
     "get_window",
     "stft",

@@ -11,10 +11,16 @@ import numbers
 import numpy as np
 import scipy.ndimage
 
-from mirlab._checks import check_matrix, check_positive, check_positive_int, check_sr
-from mirlab.features.mel import _spectrogram_input
-from mirlab.features.pitch import C1_HZ, cqt
-from mirlab.features.spectrogram import _check_magnitudes
+from mirlab._checks import (
+    check_finite_number,
+    check_matrix,
+    check_positive,
+    check_positive_int,
+    check_spectrogram,
+    check_sr,
+)
+from mirlab.features.pitch import C1_HZ, _cqt_cutoff, cqt, cqt_frequencies, hz_to_midi
+from mirlab.features.spectrogram import _check_y_or_S, _spectrogram_input
 
 __all__ = [
     "normalize",
@@ -60,6 +66,10 @@ def normalize(X, norm=2, axis: int = 0, threshold: float | None = None) -> np.nd
            [0.8, 0. ]])
     """
     X = check_matrix(X, "X", ndim=max(np.ndim(X), 1))
+    if (isinstance(axis, bool) or not isinstance(axis, int | np.integer)
+            or not -X.ndim <= axis < X.ndim):
+        raise ValueError(f"axis must be an integer in [{-X.ndim}, {X.ndim - 1}] for X of shape "
+                         f"{X.shape}; got {axis!r}")
     if norm is None:
         return X
     if not isinstance(norm, numbers.Real) or isinstance(norm, bool) or not norm > 0:
@@ -122,9 +132,9 @@ def chroma_from_pitch(S_pitch) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _chroma_basis(sr, n_fft, tuning, ctroct, octwidth):
-    # position of every FFT bin in semitones above A0 (27.5 Hz), shifted by the tuning
-    k = np.arange(1, n_fft)
-    semis = 12.0 * np.log2(k * sr / n_fft / (27.5 * 2.0 ** (tuning / 12.0)))
+    # position of every FFT bin k = 1 .. n_fft - 1 (as librosa, beyond sr / 2 too; cut below)
+    # in semitones above A0 (MIDI 21, 27.5 Hz), shifted by the tuning
+    semis = hz_to_midi(np.arange(1, n_fft) * (sr / n_fft)) - 21.0 - tuning
     semis = np.concatenate([[semis[0] - 18.0], semis])  # DC: 1.5 octaves below bin 1
     width = np.append(np.maximum(np.diff(semis), 1.0), 1.0)  # bin width in semitones
     # signed distance (wrapped to [-6, 6)) from each bin to each pitch class, A = 0
@@ -177,15 +187,17 @@ def chroma_filterbank(sr: int, n_fft: int, tuning: float = 0.0, ctroct: float = 
     ----------
     :cite:`Fujishima1999chroma`, :cite:`Bartsch2005chroma`, :cite:`McFee2015librosa`.
     """
-    check_sr(sr)
+    sr = check_sr(sr)
     n_fft = check_positive_int(n_fft, "n_fft", minimum=2)
+    tuning = check_finite_number(tuning, "tuning")
+    ctroct = check_finite_number(ctroct, "ctroct")
     if octwidth is not None:
-        octwidth = check_positive(octwidth, "octwidth")
-    return _chroma_basis(sr, n_fft, float(tuning), float(ctroct), octwidth).copy()
+        octwidth = check_finite_number(check_positive(octwidth, "octwidth"), "octwidth")
+    return _chroma_basis(sr, n_fft, tuning, ctroct, octwidth).copy()
 
 
-def chroma_stft(y=None, sr: int = 22050, S=None, n_fft: int = 2048, hop_length: int = 512,
-                tuning: float = 0.0, norm=np.inf) -> np.ndarray:
+def chroma_stft(y=None, sr: int = 22050, S=None, n_fft: int | None = None,
+                hop_length: int = 512, tuning: float = 0.0, norm=np.inf) -> np.ndarray:
     """Chromagram from the power spectrogram through :func:`chroma_filterbank`.
 
     ``chroma[c, n] = sum_k W[c, k] * |X[k, n]| ** 2``, then each frame is normalised
@@ -197,8 +209,11 @@ def chroma_stft(y=None, sr: int = 22050, S=None, n_fft: int = 2048, hop_length: 
         Signal (give ``y`` or ``S``).
     sr : int
     S : np.ndarray or None, shape (1 + n_fft // 2, n_frames)
-        A power spectrogram.
-    n_fft, hop_length : int
+        A power spectrogram (real, non-negative).
+    n_fft : int or None
+        FFT size: 2048 when None and ``y`` is given; inferred from the height of ``S`` when
+        None and ``S`` is given (if given with ``S``, ``S`` must have ``1 + n_fft // 2`` rows).
+    hop_length : int
     tuning : float
         Deviation from A440 in fractions of a semitone (librosa estimates it when given None;
         here it is always explicit).
@@ -222,9 +237,10 @@ def chroma_stft(y=None, sr: int = 22050, S=None, n_fft: int = 2048, hop_length: 
     :cite:`Fujishima1999chroma`, :cite:`Bartsch2005chroma`, :cite:`Mueller2021FMP`
     (sec. 3.1.2); taught in ``notebooks/01_audio_representations.ipynb``.
     """
-    check_sr(sr)
+    sr = check_sr(sr)
+    tuning = check_finite_number(tuning, "tuning")
     P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, 2.0)
-    W = _chroma_basis(sr, n_fft, float(tuning), 5.0, 2.0)
+    W = _chroma_basis(sr, n_fft, tuning, 5.0, 2.0)
     raw = (P @ W.T.astype(P.dtype, copy=False)).T
     return normalize(raw, norm=norm, axis=0)
 
@@ -238,8 +254,7 @@ def _cq_to_chroma(n_input, bins_per_octave, fmin):
     n_octaves = -(-n_input // bins_per_octave)
     M = np.tile(octave, n_octaves)[:, :n_input]
     # rotate rows so that row 0 is C whatever pitch class fmin has
-    midi_fmin = 69 + 12 * np.log2(fmin / 440.0)
-    M = np.roll(M, int(np.round(np.mod(midi_fmin, 12))), axis=0)
+    M = np.roll(M, int(np.round(np.mod(hz_to_midi(fmin), 12))), axis=0)
     M.setflags(write=False)
     return M
 
@@ -271,11 +286,22 @@ def cq_to_chroma(n_input: int, bins_per_octave: int = 12, fmin: float | None = N
     [0, 1, 35]
     """
     n_input = check_positive_int(n_input, "n_input")
+    bins_per_octave = _check_bins_per_octave(bins_per_octave)
+    return _cq_to_chroma(n_input, bins_per_octave, _check_fmin(fmin)).copy()
+
+
+def _check_bins_per_octave(bins_per_octave):
     bins_per_octave = check_positive_int(bins_per_octave, "bins_per_octave")
     if bins_per_octave % 12:
         raise ValueError(f"bins_per_octave must be a multiple of 12; got {bins_per_octave}")
-    fmin = C1_HZ if fmin is None else check_positive(fmin, "fmin")
-    return _cq_to_chroma(n_input, bins_per_octave, float(fmin)).copy()
+    return bins_per_octave
+
+
+def _check_fmin(fmin):
+    """The lowest CQT frequency: C1 when None, else a finite positive number."""
+    if fmin is None:
+        return C1_HZ
+    return check_finite_number(check_positive(fmin, "fmin"), "fmin")
 
 
 def chroma_cqt(y=None, sr: int = 22050, C=None, hop_length: int = 512, fmin: float | None = None,
@@ -304,6 +330,12 @@ def chroma_cqt(y=None, sr: int = 22050, C=None, hop_length: int = 512, fmin: flo
     np.ndarray, shape (12, n_frames)
         Close to ``librosa.feature.chroma_cqt(..., tuning=0.0)`` (see the tests).
 
+    Raises
+    ------
+    ValueError
+        For invalid arguments, or when the CQT computed from ``y`` would reach above the
+        Nyquist frequency ``sr / 2`` (at low sample rates: reduce ``n_octaves`` or ``fmin``).
+
     Examples
     --------
     >>> t = np.arange(22050) / 22050
@@ -316,20 +348,21 @@ def chroma_cqt(y=None, sr: int = 22050, C=None, hop_length: int = 512, fmin: flo
     ----------
     :cite:`Bartsch2005chroma`, :cite:`Brown1991cqt`, :cite:`Mueller2021FMP` (sec. 3.1.2).
     """
-    bins_per_octave = check_positive_int(bins_per_octave, "bins_per_octave")
-    if bins_per_octave % 12:
-        raise ValueError(f"bins_per_octave must be a multiple of 12; got {bins_per_octave}")
-    if (y is None) == (C is None):
-        raise ValueError("give exactly one of y (a signal) or C (a CQT)")
+    bins_per_octave = _check_bins_per_octave(bins_per_octave)
+    fmin = _check_fmin(fmin)
+    _check_y_or_S(y, C, "C", "a CQT")
     if C is None:
+        sr = check_sr(sr)
         n_octaves = check_positive_int(n_octaves, "n_octaves")
-        C = np.abs(cqt(y, sr=sr, hop_length=hop_length, fmin=fmin,
-                       n_bins=n_octaves * bins_per_octave, bins_per_octave=bins_per_octave))
+        n_bins = n_octaves * bins_per_octave
+        _cqt_cutoff(cqt_frequencies(n_bins, fmin, bins_per_octave), sr, bins_per_octave,
+                    remedy="reduce n_octaves or fmin")
+        C = np.abs(cqt(y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins,
+                       bins_per_octave=bins_per_octave))
     else:
-        C = check_matrix(C, "C")
-        C = _check_magnitudes(np.abs(C) if np.iscomplexobj(C) else C, "C")
-    fmin = C1_HZ if fmin is None else check_positive(fmin, "fmin")
-    M = _cq_to_chroma(C.shape[0], bins_per_octave, float(fmin)).astype(C.dtype)
+        C = np.asarray(C)
+        C = check_spectrogram(np.abs(C) if np.iscomplexobj(C) else C, "C")
+    M = _cq_to_chroma(C.shape[0], bins_per_octave, fmin).astype(C.dtype)
     return normalize(M @ C, norm=norm, axis=0)
 
 

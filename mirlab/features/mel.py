@@ -9,11 +9,15 @@ import functools
 
 import numpy as np
 
-from mirlab._checks import check_matrix, check_positive, check_positive_int
+from mirlab._checks import (
+    check_positive_int,
+    check_real,
+    check_spectrogram,
+    check_sr,
+)
 from mirlab.features.spectrogram import (
-    _check_magnitudes,
-    _check_real,
-    _stft_frames_major,
+    _check_y_or_S,
+    _spectrogram_input,
     fft_frequencies,
     power_to_db,
 )
@@ -63,7 +67,7 @@ def hz_to_mel(frequencies, htk: bool = False):
     ----------
     :cite:`Stevens1937mel`, :cite:`Slaney1998auditory`.
     """
-    f = _check_real(frequencies, "frequencies").astype(float)
+    f = check_real(frequencies, "frequencies").astype(float)
     if htk:
         return 2595.0 * np.log10(1.0 + f / 700.0)
     linear = f / _F_SP
@@ -90,7 +94,7 @@ def mel_to_hz(mels, htk: bool = False):
     >>> mel_to_hz([0.0, 15.0, 42.0])
     array([   0., 1000., 6400.])
     """
-    m = _check_real(mels, "mels").astype(float)
+    m = check_real(mels, "mels").astype(float)
     if htk:
         return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
     linear = _F_SP * m
@@ -126,8 +130,8 @@ def mel_frequencies(n_mels: int = 128, fmin: float = 0.0, fmax: float = 11025.0,
 
 
 def _check_band(fmin, fmax):
-    fmin = float(_check_real(fmin, "fmin"))
-    fmax = float(_check_real(fmax, "fmax"))
+    fmin = float(check_real(fmin, "fmin"))
+    fmax = float(check_real(fmax, "fmax"))
     if fmin < 0 or fmax <= fmin:
         raise ValueError(f"need 0 <= fmin < fmax; got fmin={fmin}, fmax={fmax}")
     return fmin, fmax
@@ -150,9 +154,37 @@ def _mel_basis(sr, n_fft, n_mels, fmin, fmax, htk, norm):
     return weights
 
 
+def _checked_mel_basis(sr, n_fft, n_mels, fmin, fmax, htk, norm):
+    """Validate the filterbank's parameters, then return the cached float64 filterbank.
+
+    Raises when ``fmax`` lies above the Nyquist frequency ``sr / 2`` or when some filter
+    covers no STFT bin at all (too many mel bands for ``n_fft``: an all-zero row).
+    """
+    sr = check_sr(sr)
+    n_fft = check_positive_int(n_fft, "n_fft")
+    n_mels = check_positive_int(n_mels, "n_mels")
+    fmax = sr / 2.0 if fmax is None else fmax
+    fmin, fmax = _check_band(fmin, fmax)
+    if fmax > sr / 2.0:
+        raise ValueError(f"fmax must be at most the Nyquist frequency sr / 2 = {sr / 2} Hz; "
+                         f"got fmax={fmax} with sr={sr}")
+    if norm not in ("slaney", None):
+        raise ValueError(f"norm must be 'slaney' or None; got {norm!r}")
+    basis = _mel_basis(sr, n_fft, n_mels, fmin, fmax, bool(htk), norm)
+    empty = np.flatnonzero(basis.max(axis=1) <= 0)
+    if len(empty):
+        raise ValueError(
+            f"n_mels={n_mels} is too many mel bands for n_fft={n_fft} at sr={sr} between "
+            f"fmin={fmin} and fmax={fmax} Hz: {len(empty)} filter(s) (e.g. {int(empty[0])}) "
+            "fall between two STFT bins and would be all zero; use fewer mel bands or a "
+            "larger n_fft"
+        )
+    return basis
+
+
 def mel_filterbank(sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
                    fmax: float | None = None, htk: bool = False,
-                   norm: str | None = "slaney") -> np.ndarray:
+                   norm: str | None = "slaney", dtype=np.float32) -> np.ndarray:
     """Triangular mel filters that map an STFT's bins to ``n_mels`` mel bands.
 
     In words: place ``n_mels + 2`` edge frequencies equally spaced in mels between ``fmin``
@@ -167,15 +199,25 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     n_fft : int > 0
     n_mels : int > 0
     fmin, fmax : float
-        Frequency range in Hz (``fmax=None``: ``sr / 2``).
+        Frequency range in Hz, ``0 <= fmin < fmax <= sr / 2`` (``fmax=None``: ``sr / 2``).
     htk : bool
         Use the HTK mel formula instead of Slaney's.
     norm : {'slaney', None}
+    dtype : numpy dtype
+        Output type (float32 by default, as librosa).
 
     Returns
     -------
-    np.ndarray, float32, shape (n_mels, 1 + n_fft // 2)
+    np.ndarray, shape (n_mels, 1 + n_fft // 2)
         Equal to ``librosa.filters.mel`` with the same arguments.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, ``fmax > sr / 2``, or too many mel bands for ``n_fft``:
+        when a triangle is narrower than the STFT's bin spacing ``sr / n_fft`` it can fall
+        between two bins and be all zero. librosa only warns ("Empty filters detected") and
+        returns such rows; here it is an error, since an all-zero band is never intended.
 
     Examples
     --------
@@ -186,32 +228,11 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     ----------
     :cite:`Stevens1937mel`, :cite:`Slaney1998auditory`, :cite:`Davis1980mfcc`.
     """
-    check_positive(sr, "sr")
-    n_fft = check_positive_int(n_fft, "n_fft")
-    n_mels = check_positive_int(n_mels, "n_mels")
-    fmax = sr / 2.0 if fmax is None else fmax
-    fmin, fmax = _check_band(fmin, fmax)
-    if norm not in ("slaney", None):
-        raise ValueError(f"norm must be 'slaney' or None; got {norm!r}")
-    return _mel_basis(sr, n_fft, n_mels, fmin, fmax, bool(htk), norm).astype(np.float32)
+    return _checked_mel_basis(sr, n_fft, n_mels, fmin, fmax, htk, norm).astype(dtype)
 
 
-def _spectrogram_input(y, S, n_fft, hop_length, power, name="S"):
-    """Power spectrogram frames-major ``(n_frames, n_bins)`` from ``y``, or ``S`` transposed."""
-    if (y is None) == (S is None):
-        raise ValueError(f"give exactly one of y (a signal) or {name} (a spectrogram)")
-    if S is not None:
-        S = _check_magnitudes(check_matrix(S, name))
-        return S.T, 2 * (S.shape[0] - 1)
-    power = check_positive(power, "power")
-    X = _stft_frames_major(y, n_fft, hop_length, None, "hann", True, "constant")
-    P = np.square(X.real) + np.square(X.imag)  # |X|^2 without a square root
-    if power != 2.0:
-        P **= power / 2.0
-    return P, n_fft
-
-
-def melspectrogram(y=None, sr: int = 22050, S=None, n_fft: int = 2048, hop_length: int = 512,
+def melspectrogram(y=None, sr: int = 22050, S=None, n_fft: int | None = None,
+                   hop_length: int = 512,
                    n_mels: int = 128, power: float = 2.0, fmin: float = 0.0,
                    fmax: float | None = None) -> np.ndarray:
     """Mel spectrogram: the STFT's ``|X| ** power`` summed through the mel filters.
@@ -224,18 +245,29 @@ def melspectrogram(y=None, sr: int = 22050, S=None, n_fft: int = 2048, hop_lengt
         Signal (give ``y`` or ``S``).
     sr : int > 0
     S : np.ndarray or None, shape (1 + n_fft // 2, n_frames)
-        A precomputed magnitude ** power spectrogram (``n_fft`` is inferred from its height).
-    n_fft, hop_length : int
-        STFT parameters (Hann window, centred frames).
+        A precomputed magnitude ** power spectrogram (real, non-negative).
+    n_fft : int or None
+        FFT size: 2048 when None and ``y`` is given; inferred from the height of ``S`` when
+        None and ``S`` is given (if given with ``S``, ``S`` must have ``1 + n_fft // 2`` rows).
+    hop_length : int
+        STFT hop (Hann window, centred frames).
     n_mels : int
     power : float > 0
         Exponent of the magnitude (2: power, 1: magnitude).
     fmin, fmax : float
+        Frequency range in Hz, ``0 <= fmin < fmax <= sr / 2`` (``fmax=None``: ``sr / 2``).
 
     Returns
     -------
     np.ndarray, shape (n_mels, n_frames)
         Equal to ``librosa.feature.melspectrogram`` with the same arguments.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, as :func:`mel_filterbank` (``fmax > sr / 2``, too many mel
+        bands for ``n_fft``), or an ``S`` that is complex, negative or does not have
+        ``1 + n_fft // 2`` rows.
 
     Examples
     --------
@@ -244,11 +276,7 @@ def melspectrogram(y=None, sr: int = 22050, S=None, n_fft: int = 2048, hop_lengt
     (128, 44)
     """
     P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, power)
-    check_positive(sr, "sr")
-    fmax = sr / 2.0 if fmax is None else fmax
-    fmin, fmax = _check_band(fmin, fmax)
-    n_mels = check_positive_int(n_mels, "n_mels")
-    basis = _mel_basis(sr, n_fft, n_mels, fmin, fmax, False, "slaney")
+    basis = _checked_mel_basis(sr, n_fft, n_mels, fmin, fmax, False, "slaney")
     return (P @ basis.T.astype(P.dtype, copy=False)).T
 
 
@@ -280,8 +308,10 @@ def mfcc(y=None, sr: int = 22050, S=None, n_mfcc: int = 20, n_mels: int = 128,
     y : np.ndarray or None
     sr : int
     S : np.ndarray or None, shape (n_mels, n_frames)
-        A log-power mel spectrogram in dB (give ``y`` or ``S``).
-    n_mfcc, n_mels, n_fft, hop_length : int
+        A log-power mel spectrogram in dB (real; give ``y`` or ``S``).
+    n_mfcc : int
+    n_mels, n_fft, hop_length : int
+        Parameters of the mel spectrogram computed from ``y`` (not used with ``S``).
 
     Returns
     -------
@@ -300,12 +330,11 @@ def mfcc(y=None, sr: int = 22050, S=None, n_mfcc: int = 20, n_mels: int = 128,
     ``notebooks/01_audio_representations.ipynb``.
     """
     n_mfcc = check_positive_int(n_mfcc, "n_mfcc")
-    if (y is None) == (S is None):
-        raise ValueError("give exactly one of y (a signal) or S (a dB mel spectrogram)")
+    _check_y_or_S(y, S, what="a dB mel spectrogram")
     if S is None:
         S = power_to_db(melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
                                        n_mels=n_mels))
-    S = check_matrix(S, "S")
+    S = check_spectrogram(S, "S", nonnegative=False)
     if n_mfcc > S.shape[0]:
         raise ValueError(f"n_mfcc must be <= the number of mel bands {S.shape[0]}; got {n_mfcc}")
     D = _dct_matrix(n_mfcc, S.shape[0]).astype(S.dtype, copy=False)

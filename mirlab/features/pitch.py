@@ -11,9 +11,16 @@ import numpy as np
 import scipy.fft
 import soxr
 
-from mirlab._checks import check_audio, check_positive, check_positive_int, check_sr
-from mirlab.features.mel import _spectrogram_input
+from mirlab._checks import (
+    check_audio,
+    check_finite_number,
+    check_positive,
+    check_positive_int,
+    check_real,
+    check_sr,
+)
 from mirlab.features.spectrogram import (
+    _spectrogram_input,
     _stft_frames_major,
     fft_frequencies,
     frame,
@@ -21,6 +28,8 @@ from mirlab.features.spectrogram import (
 )
 
 __all__ = [
+    "midi_to_hz",
+    "hz_to_midi",
     "pitch_pooling_matrix",
     "log_frequency_spectrogram",
     "cqt_frequencies",
@@ -28,10 +37,66 @@ __all__ = [
     "cqt_direct",
 ]
 
-C1_HZ = 440.0 * 2.0 ** ((24 - 69) / 12)  # 32.70 Hz, the default lowest CQT bin
+_A4_HZ, _A4_MIDI = 440.0, 69.0  # concert pitch: MIDI 69 (A4) sounds at 440 Hz
 # Equivalent noise bandwidth of the Hann window in bins (librosa's value for 'hann').
 _HANN_BANDWIDTH = 1.50018310546875
 _SPARSITY = 0.01  # fraction of each filter's spectral mass dropped (as librosa)
+
+
+# ------------------------------------------------------------------------ MIDI pitch <-> Hz
+
+
+def midi_to_hz(pitch):
+    """Equal-temperament frequency of MIDI pitch numbers: ``440 * 2 ** ((pitch - 69) / 12)``.
+
+    Each semitone multiplies the frequency by ``2 ** (1 / 12)``; A4 (69) is 440 Hz and
+    C4 (60) about 261.63 Hz. Fractional pitches (cents) are allowed.
+
+    Parameters
+    ----------
+    pitch : array_like
+        MIDI pitch numbers (finite real numbers).
+
+    Returns
+    -------
+    np.ndarray or float
+        Frequencies in Hz, same shape as ``pitch``; equal to ``librosa.midi_to_hz``.
+
+    Examples
+    --------
+    >>> midi_to_hz([57, 69, 81])
+    array([220., 440., 880.])
+    """
+    pitch = check_real(pitch, "pitch")
+    return _A4_HZ * 2.0 ** ((pitch - _A4_MIDI) / 12.0)
+
+
+def hz_to_midi(f):
+    """MIDI pitch number of frequencies in Hz: ``69 + 12 * log2(f / 440)`` (the inverse of
+    :func:`midi_to_hz`; not rounded, so 450 Hz gives 69.39).
+
+    Parameters
+    ----------
+    f : array_like
+        Frequencies in Hz (finite, positive).
+
+    Returns
+    -------
+    np.ndarray or float
+        MIDI pitch numbers, same shape as ``f``; equal to ``librosa.hz_to_midi``.
+
+    Examples
+    --------
+    >>> hz_to_midi([220.0, 440.0, 880.0])
+    array([57., 69., 81.])
+    """
+    f = check_real(f, "f")
+    if np.any(f <= 0):
+        raise ValueError(f"f must be positive frequencies in Hz; got minimum {np.min(f):.3g}")
+    return _A4_MIDI + 12.0 * np.log2(f / _A4_HZ)
+
+
+C1_HZ = float(midi_to_hz(24))  # 32.70 Hz, the default lowest CQT bin
 
 
 # ---------------------------------------------------------------- log-frequency spectrogram
@@ -40,9 +105,11 @@ _SPARSITY = 0.01  # fraction of each filter's spectral mass dropped (as librosa)
 @functools.lru_cache(maxsize=16)
 def _pooling_matrix(sr, n_fft, pitch_ref, freq_ref):
     f_bin = fft_frequencies(sr, n_fft)
-    pitches = np.arange(128)[:, None]
-    lower = freq_ref * 2.0 ** ((pitches - 0.5 - pitch_ref) / 12)
-    upper = freq_ref * 2.0 ** ((pitches + 0.5 - pitch_ref) / 12)
+    # band edges half a semitone below and above each pitch 0 .. 127; the tuning moves them
+    # by `detune` semitones (0 when pitch_ref=69 sounds at freq_ref=440 Hz)
+    detune = hz_to_midi(freq_ref) - pitch_ref
+    edges = midi_to_hz(np.arange(129) - 0.5 + detune)[:, None]
+    lower, upper = edges[:-1], edges[1:]
     P = ((lower <= f_bin) & (f_bin < upper)).astype(float)
     P.setflags(write=False)
     return P
@@ -77,13 +144,18 @@ def pitch_pooling_matrix(sr: int, n_fft: int, pitch_ref: float = 69,
     ----------
     :cite:`Mueller2021FMP` (sec. 3.1.1).
     """
-    check_sr(sr)
+    return _checked_pooling_matrix(sr, n_fft, pitch_ref, freq_ref).copy()
+
+
+def _checked_pooling_matrix(sr, n_fft, pitch_ref, freq_ref):
+    sr = check_sr(sr)
     n_fft = check_positive_int(n_fft, "n_fft")
-    check_positive(freq_ref, "freq_ref")
-    return _pooling_matrix(sr, n_fft, float(pitch_ref), float(freq_ref)).copy()
+    pitch_ref = check_finite_number(pitch_ref, "pitch_ref")
+    freq_ref = check_finite_number(check_positive(freq_ref, "freq_ref"), "freq_ref")
+    return _pooling_matrix(sr, n_fft, pitch_ref, freq_ref)
 
 
-def log_frequency_spectrogram(y=None, sr: int = 22050, S=None, n_fft: int = 4096,
+def log_frequency_spectrogram(y=None, sr: int = 22050, S=None, n_fft: int | None = None,
                               hop_length: int = 512, power: float = 2.0,
                               pitch_ref: float = 69, freq_ref: float = 440.0) -> np.ndarray:
     """Log-frequency spectrogram: STFT energy pooled into the 128 MIDI-pitch bands.
@@ -98,8 +170,11 @@ def log_frequency_spectrogram(y=None, sr: int = 22050, S=None, n_fft: int = 4096
         Signal (give ``y`` or ``S``).
     sr : int
     S : np.ndarray or None, shape (1 + n_fft // 2, n_frames)
-        A precomputed ``|X| ** power`` spectrogram.
-    n_fft, hop_length : int
+        A precomputed ``|X| ** power`` spectrogram (real, non-negative).
+    n_fft : int or None
+        FFT size: 4096 when None and ``y`` is given; inferred from the height of ``S`` when
+        None and ``S`` is given (if given with ``S``, ``S`` must have ``1 + n_fft // 2`` rows).
+    hop_length : int
     power : float
     pitch_ref, freq_ref : float
         Tuning: MIDI pitch ``pitch_ref`` sounds at ``freq_ref`` Hz.
@@ -121,8 +196,8 @@ def log_frequency_spectrogram(y=None, sr: int = 22050, S=None, n_fft: int = 4096
     :cite:`Mueller2021FMP` (sec. 3.1.1); taught in ``notebooks/01_audio_representations.ipynb``.
     """
     check_sr(sr)
-    P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, power)
-    pool = _pooling_matrix(sr, n_fft, float(pitch_ref), float(freq_ref))
+    P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, power, default_n_fft=4096)
+    pool = _checked_pooling_matrix(sr, n_fft, pitch_ref, freq_ref)
     return (P @ pool.T.astype(P.dtype, copy=False)).T
 
 
@@ -180,13 +255,19 @@ def _check_cqt_args(y, sr, hop_length, fmin, n_bins, bins_per_octave):
     sr = check_sr(sr)
     hop_length = check_positive_int(hop_length, "hop_length")
     freqs = cqt_frequencies(n_bins, fmin, bins_per_octave)
+    cutoff = _cqt_cutoff(freqs, sr, bins_per_octave)
+    return y, sr, hop_length, freqs, cutoff
+
+
+def _cqt_cutoff(freqs, sr, bins_per_octave, remedy="reduce n_bins or fmin"):
+    """Upper band edge of the highest CQT bin; raise (suggesting ``remedy``) above Nyquist."""
     cutoff = freqs[-1] * (1 + 0.5 * _HANN_BANDWIDTH / _q_factor(bins_per_octave))
     if cutoff > sr / 2:
         raise ValueError(
             f"the highest CQT bin ({freqs[-1]:.1f} Hz) reaches {cutoff:.1f} Hz, above the "
-            f"Nyquist frequency {sr / 2:.1f} Hz; reduce n_bins or fmin"
+            f"Nyquist frequency {sr / 2:.1f} Hz of sr={sr}; {remedy}"
         )
-    return y, sr, hop_length, freqs, cutoff
+    return cutoff
 
 
 def cqt_direct(y, sr: int = 22050, hop_length: int = 512, fmin: float | None = None,

@@ -10,7 +10,14 @@ import numbers
 import numpy as np
 import scipy.fft
 
-from mirlab._checks import check_audio, check_choice, check_positive, check_positive_int
+from mirlab._checks import (
+    check_audio,
+    check_choice,
+    check_positive,
+    check_positive_int,
+    check_real,
+    check_spectrogram,
+)
 
 __all__ = [
     "frame",
@@ -258,17 +265,6 @@ def fft_frequencies(sr: float = 22050, n_fft: int = 2048) -> np.ndarray:
     return np.arange(1 + n_fft // 2) * (sr / n_fft)
 
 
-def _check_real(x, name):
-    arr = np.asarray(x)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
-        raise ValueError(f"{name} must be real numbers; got dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; got NaN or infinite values")
-    return arr
-
-
 def frames_to_time(frames, sr: float = 22050, hop_length: int = 512):
     """Time in seconds of frame indices: frame ``n`` is centred at ``n * hop_length / sr``.
 
@@ -290,7 +286,7 @@ def frames_to_time(frames, sr: float = 22050, hop_length: int = 512):
     >>> frames_to_time([0, 1, 43], sr=22050, hop_length=512)
     array([0.        , 0.02321995, 0.99845805])
     """
-    frames = _check_real(frames, "frames")
+    frames = check_real(frames, "frames")
     check_positive(sr, "sr")
     hop_length = check_positive_int(hop_length, "hop_length")
     return frames * (hop_length / sr)
@@ -321,28 +317,10 @@ def time_to_frames(times, sr: float = 22050, hop_length: int = 512):
     >>> time_to_frames([0.0, 0.011, 0.013, 1.0], sr=22050, hop_length=512)
     array([ 0,  0,  1, 43])
     """
-    times = _check_real(times, "times")
+    times = check_real(times, "times")
     check_positive(sr, "sr")
     hop_length = check_positive_int(hop_length, "hop_length")
     return np.floor(times * (sr / hop_length) + 0.5).astype(int)
-
-
-def _check_magnitudes(S, name="S"):
-    arr = np.asarray(S)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
-    if np.iscomplexobj(arr):
-        raise ValueError(
-            f"{name} must be real and non-negative (a magnitude or power); got a complex array: "
-            "pass np.abs(X) (or np.abs(X) ** 2) instead"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; got NaN or infinite values")
-    if np.any(arr < 0):
-        raise ValueError(f"{name} must be non-negative; got minimum {arr.min():.3g}")
-    return arr
 
 
 def power_to_db(S, ref=1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
@@ -372,7 +350,7 @@ def power_to_db(S, ref=1.0, amin: float = 1e-10, top_db: float | None = 80.0) ->
     >>> power_to_db(np.array([1.0, 0.1, 1e-12]))
     array([  0., -10., -80.])
     """
-    S = _check_magnitudes(S)
+    S = check_spectrogram(S, ndim=None)
     amin = check_positive(amin, "amin")
     ref_value = _reference(ref, S)
     if top_db is not None:
@@ -415,7 +393,7 @@ def amplitude_to_db(S, ref=1.0, amin: float = 1e-5, top_db: float | None = 80.0)
     S = np.asarray(S)
     if S.dtype != object and np.issubdtype(S.dtype, np.number):
         S = np.abs(S)
-    S = _check_magnitudes(S)
+    S = check_spectrogram(S, ndim=None)
     amin = check_positive(amin, "amin")
     ref_value = _reference(ref, S)
     return power_to_db(np.square(S), ref=ref_value**2, amin=amin**2, top_db=top_db)
@@ -455,6 +433,44 @@ def log_compress(S, gamma: float = 1.0) -> np.ndarray:
     ----------
     :cite:`Mueller2021FMP` (sec. 3.1.2); taught in ``notebooks/01_audio_representations.ipynb``.
     """
-    S = _check_magnitudes(S)
+    S = check_spectrogram(S, ndim=None)
     gamma = check_positive(gamma, "gamma")
     return np.log1p(gamma * S)
+
+
+# ------------------------------------------------- shared input handling of the features
+
+
+def _check_y_or_S(y, S, name="S", what="a spectrogram"):
+    """Raise unless exactly one of ``y`` (a signal) and ``S`` (a precomputed input) is given."""
+    if (y is None) == (S is None):
+        raise ValueError(f"give exactly one of y (a signal) or {name} ({what}); got "
+                         f"{'both' if y is not None else 'neither'}")
+
+
+def _spectrogram_input(y, S, n_fft, hop_length, power, default_n_fft=2048):
+    """Power spectrogram frames-major ``(n_frames, n_bins)`` and its ``n_fft``.
+
+    From ``y``: the Hann-windowed centred STFT with ``n_fft`` (``default_n_fft`` if None),
+    raised to ``power``. From ``S``: ``S`` transposed; ``n_fft`` is inferred from its height
+    ``1 + n_fft // 2`` or, when given, must agree with it.
+    """
+    _check_y_or_S(y, S)
+    if S is not None:
+        S = check_spectrogram(S, "S", min_rows=2)
+        if n_fft is None:
+            return S.T, 2 * (S.shape[0] - 1)
+        n_fft = check_positive_int(n_fft, "n_fft")
+        if S.shape[0] != 1 + n_fft // 2:
+            raise ValueError(
+                f"S must have 1 + n_fft // 2 = {1 + n_fft // 2} rows for n_fft={n_fft}; got "
+                f"shape {S.shape} (omit n_fft to infer it from S)"
+            )
+        return S.T, n_fft
+    n_fft = default_n_fft if n_fft is None else n_fft
+    power = check_positive(power, "power")
+    X = _stft_frames_major(y, n_fft, hop_length, None, "hann", True, "constant")
+    P = np.square(X.real) + np.square(X.imag)  # |X|^2 without a square root
+    if power != 2.0:
+        P **= power / 2.0
+    return P, n_fft

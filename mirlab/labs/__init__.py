@@ -41,7 +41,6 @@ __all__ = [
     "Mistake",
     "compare",
     "exercises_of",
-    "report",
     "make_student_version",
     "strip_solutions",
     "main",
@@ -57,7 +56,3 @@ __all__ = [
     "compare_resolution",
 ]
 
-
-def report(lab: Lab) -> None:
-    """Print the summary of ``lab``: which exercises passed, failed, are still to do."""
-    lab.report()

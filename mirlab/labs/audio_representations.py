@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mirlab import features
 from mirlab.labs.core import LabCheckError, Mistake, compare, exercise
 
 __all__ = [
@@ -50,39 +51,30 @@ def _frame_cases():
     ]
 
 
-def _plain_frames(y, frame_length, hop_length, n_frames=None):
-    if n_frames is None:
-        n_frames = 1 + (len(y) - frame_length) // hop_length
-    idx = np.arange(frame_length)[:, None] + hop_length * np.arange(n_frames)[None, :]
-    return y[idx]
-
-
 def _frame_mistakes(y, frame_length, hop_length, ref):
     n = ref.shape[1]
-    padded = np.concatenate([y, np.zeros(frame_length + hop_length)])
-    centred = np.pad(y, frame_length // 2)
-    window = _hann(frame_length, periodic=True)
-    out = [
+    # y followed by zeros: frames that run past the end of the signal
+    padded = np.concatenate([y, np.zeros(frame_length + 2 * hop_length)])
+    padded = features.frame(padded, frame_length, hop_length)
+    return [
         Mistake(ref[:, :-1], "your result misses the last frame. A signal of N samples holds "
                 "1 + (N - frame_length) // hop_length complete frames: the `1 +` counts the "
                 "frame that starts at sample 0."),
-        Mistake(_plain_frames(padded, frame_length, hop_length, n + 1),
+        Mistake(padded[:, : n + 1],
                 "one frame too many, running past the end of the signal (padded with zeros). "
                 "frame keeps only complete frames: 1 + (N - frame_length) // hop_length."),
-        Mistake(_plain_frames(padded, frame_length, hop_length, n + 2),
+        Mistake(padded[:, : n + 2],
                 "two frames too many, running past the end of the signal. frame keeps only "
                 "complete frames: 1 + (N - frame_length) // hop_length."),
-        Mistake(_plain_frames(centred, frame_length, hop_length),
+        Mistake(features.frame(np.pad(y, frame_length // 2), frame_length, hop_length),
                 "you padded (centred) the signal. frame must not pad: centring belongs to "
                 "the STFT (next exercise)."),
-        Mistake(ref * window[:, None], "your frames are windowed. frame returns the raw "
-                "samples; the window is applied in the STFT."),
+        Mistake(ref * features.get_window("hann", frame_length)[:, None], "your frames are "
+                "windowed. frame returns the raw samples; the window is applied in the STFT."),
+        Mistake(features.frame(y, frame_length, frame_length), "wrong hop: your frames start "
+                "frame_length samples apart; consecutive frames must start hop_length samples "
+                "apart."),
     ]
-    if 1 + (len(y) - frame_length) // frame_length >= 1:
-        out.append(Mistake(_plain_frames(y, frame_length, frame_length),
-                           "wrong hop: your frames start frame_length samples apart; "
-                           "consecutive frames must start hop_length samples apart."))
-    return out
 
 
 def _frame_offsets_hint(got, y, frame_length):
@@ -117,8 +109,6 @@ def check_frame(frame_fn):
     LabCheckError
         With the input, the expected and received shape or value, and a hint.
     """
-    from mirlab import features
-
     for case, y, frame_length, hop_length in _frame_cases():
         ref = features.frame(y, frame_length=frame_length, hop_length=hop_length)
         what = f"frame(y, frame_length={frame_length}, hop_length={hop_length})"
@@ -143,18 +133,10 @@ def check_frame(frame_fn):
 
 # --- exercise 2: the STFT -------------------------------------------------------------------
 
-def _hann(n: int, periodic: bool) -> np.ndarray:
-    m = n if periodic else n - 1
-    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / m)
-
-
-def _hamming(n: int) -> np.ndarray:
-    return 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(n) / n)
-
-
+# the reference window, and the windows of typical mistakes (np.hanning is the symmetric Hann)
 _WINDOWS = {
-    "periodic Hann": (lambda n: _hann(n, True), ""),
-    "symmetric Hann": (lambda n: _hann(n, False),
+    "periodic Hann": (lambda n: features.get_window("hann", n), ""),
+    "symmetric Hann": (np.hanning,
                        "you used the symmetric Hann window (np.hanning(n_fft), or "
                        "scipy.signal.get_window('hann', n_fft, fftbins=False)); the STFT uses "
                        "the periodic one, w[n] = 0.5 - 0.5 cos(2 pi n / n_fft) for n = 0 ... "
@@ -164,8 +146,9 @@ _WINDOWS = {
     "rectangular": (np.ones, "no window (a rectangular window): multiply every frame by the "
                              "periodic Hann window before the FFT, otherwise the frame edges "
                              "leak energy into every frequency bin."),
-    "Hamming": (_hamming, "you used a Hamming window; this STFT uses the periodic Hann "
-                          "window, w[n] = 0.5 - 0.5 cos(2 pi n / n_fft)."),
+    "Hamming": (lambda n: features.get_window("hamming", n),
+                "you used a Hamming window; this STFT uses the periodic Hann "
+                "window, w[n] = 0.5 - 0.5 cos(2 pi n / n_fft)."),
 }
 _PADDING = {
     "constant": "",
@@ -180,8 +163,7 @@ _PADDING = {
 def _simulate_stft(y, n_fft, hop_length, window, pad):
     if pad is not None:
         y = np.pad(y, n_fft // 2, mode=pad)
-    frames = _plain_frames(y, n_fft, hop_length)
-    return np.fft.rfft(frames * window[:, None], axis=0)
+    return np.fft.rfft(features.frame(y, n_fft, hop_length) * window[:, None], axis=0)
 
 
 def _stft_mistakes(y, n_fft, hop_length, ref):
@@ -233,8 +215,6 @@ def check_stft(stft_fn):
         With the input, the expected and received shape or value, and a hint naming the
         typical mistake (window, padding, frame count, transposition, magnitude, scaling).
     """
-    from mirlab import features
-
     for case, y, n_fft, hop_length in _stft_cases():
         ref = features.stft(y, n_fft=n_fft, hop_length=hop_length)
         what = f"stft(y, n_fft={n_fft}, hop_length={hop_length})"
@@ -278,29 +258,25 @@ def _mel_cases():
 
 
 def _mel_in_mel_domain(sr, n_fft, n_mels, fmin, fmax, htk=False):
-    """Triangles linear on the mel axis (a common variant), Slaney-normalised."""
-    import librosa
-
-    edges_mel = np.linspace(librosa.hz_to_mel(fmin, htk=htk), librosa.hz_to_mel(fmax, htk=htk),
-                            n_mels + 2)
-    bins_mel = librosa.hz_to_mel(np.arange(1 + n_fft // 2) * sr / n_fft, htk=htk)
+    """Triangles linear on the mel axis (a common mistake): raw, and Slaney-normalised."""
+    edges_mel = np.linspace(features.hz_to_mel(fmin, htk=htk),
+                            features.hz_to_mel(fmax, htk=htk), n_mels + 2)
+    bins_mel = features.hz_to_mel(features.fft_frequencies(sr, n_fft), htk=htk)
     lower = (bins_mel[None, :] - edges_mel[:-2, None]) / np.diff(edges_mel)[:-1, None]
     upper = (edges_mel[2:, None] - bins_mel[None, :]) / np.diff(edges_mel)[1:, None]
     tri = np.maximum(0, np.minimum(lower, upper))
-    edges_hz = librosa.mel_to_hz(edges_mel, htk=htk)
+    edges_hz = features.mel_to_hz(edges_mel, htk=htk)
     return tri, tri * (2.0 / (edges_hz[2:] - edges_hz[:-2]))[:, None]
 
 
 def _mel_mistakes(sr, n_fft, n_mels, fmin, fmax):
-    import librosa
-
     fmax_ = sr / 2 if fmax is None else fmax
 
     def mel(**kw):
         args = {"sr": sr, "n_fft": n_fft, "n_mels": n_mels, "fmin": fmin, "fmax": fmax_,
                 "htk": False, "norm": "slaney", "dtype": np.float64}
         args.update(kw)
-        return librosa.filters.mel(**args)
+        return features.mel_filterbank(**args)
 
     raw = mel(norm=None)
     unnormalised = ("your filters are not normalised (triangles of height 1). Slaney "
@@ -347,8 +323,6 @@ def check_mel_filterbank(mel_fn):
         With the parameters, the expected and received shape or value, and a hint naming the
         typical mistake (no normalisation, HTK scale, fmin/fmax ignored, transposition).
     """
-    from mirlab import features
-
     for sr, n_fft, n_mels, fmin, fmax in _mel_cases():
         ref = features.mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         what = f"mel_filterbank(sr={sr}, n_fft={n_fft}, n_mels={n_mels}, fmin={fmin}, fmax={fmax})"
@@ -381,8 +355,6 @@ def _safe_div(X, d):
 
 
 def _chroma_reference(S):
-    from mirlab import features
-
     return features.normalize(features.chroma_from_pitch(S), norm=np.inf, axis=0)
 
 
@@ -426,8 +398,6 @@ def _chroma_cases():
         sparse[rng.choice(np.arange(36, 96), size=3, replace=False), j] = rng.random(3) + 0.1
     cases = [("random non-negative pitch energies (128 x 10, frame 5 silent)", noise),
              ("three random pitches per frame (128 x 8)", sparse)]
-    from mirlab import features
-
     chord = _chord(duration=0.4, pitches=(57, 60, 64, 69))
     S = features.log_frequency_spectrogram(y=chord, sr=22050, n_fft=4096, hop_length=1024)
     cases.append(("the log-frequency spectrogram of a rendered A-minor chord", S))
@@ -561,7 +531,7 @@ def compare_spectrograms(stft_fn, y, sr, n_fft=2048, hop_length=512, fmax=None):
     -------
     matplotlib.figure.Figure
     """
-    from mirlab import features, plotting
+    from mirlab import plotting
 
     ref = features.stft(y, n_fft=n_fft, hop_length=hop_length)
     mine, title = _try(stft_fn, y, n_fft, hop_length)
@@ -587,7 +557,7 @@ def compare_filterbanks(mel_fn, sr, n_fft, n_mels, fmin=0.0, fmax=None, every=1)
     -------
     matplotlib.figure.Figure
     """
-    from mirlab import features, plotting
+    from mirlab import plotting
 
     ref = features.mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     mine, title = _try(mel_fn, sr, n_fft, n_mels, fmin=fmin, fmax=fmax)
@@ -636,8 +606,6 @@ def compare_resolution(min_n_fft_fn, f1, f2, sr, duration=2.0):
     -------
     matplotlib.figure.Figure
     """
-    from mirlab import features
-
     t = np.arange(int(duration * sr)) / sr
     y = np.sin(2 * np.pi * f1 * t) + np.sin(2 * np.pi * f2 * t)
     answer, title = _try(min_n_fft_fn, f1, f2, sr)
@@ -654,7 +622,7 @@ def compare_resolution(min_n_fft_fn, f1, f2, sr, duration=2.0):
     for ax, n_fft in sizes:
         X = np.abs(features.stft(y, n_fft=n_fft, hop_length=n_fft // 4))
         spectrum = X[:, X.shape[1] // 2]
-        freqs = np.arange(len(spectrum)) * sr / n_fft
+        freqs = features.fft_frequencies(sr, n_fft)
         db = 20 * np.log10(np.maximum(spectrum / spectrum.max(), 1e-5))
         keep = (freqs > lo - span) & (freqs < hi + span)
         ax.plot(freqs[keep], db[keep], ".-", linewidth=0.9)
