@@ -4,8 +4,16 @@ Rendered pieces are small (a 23-s chorale, short folk tunes) and cached, so reru
 Cache tests use a private cache folder (``MIRLAB_CACHE`` pointed to ``tmp_path``).
 """
 
+import builtins
+import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
 
 import librosa
 import mir_eval
@@ -14,11 +22,14 @@ import pretty_midi
 import pytest
 from music21 import chord, meter, note, stream
 
-from mirlab import datasets
+from mirlab import _files, datasets
 from mirlab.datasets import chord_labels, corpus
+from mirlab.env import has_fluidsynth
 
 FOLK_ID = "folk/oneills1850/0001-0050.abc#2"  # "Fare You Well", 25 s
 HOP = 512
+RENDERER = "fluidsynth" if has_fluidsynth() else "fallback"  # what renderer="auto" picks
+needs_fluidsynth = pytest.mark.skipif(not has_fluidsynth(), reason="FluidSynth is not installed")
 
 
 @pytest.fixture
@@ -29,6 +40,17 @@ def private_cache(tmp_path, monkeypatch):
 
 def _audio_files(cache):
     return sorted((cache / "audio").glob("*.flac"))
+
+
+def _manifests(cache):
+    return sorted((cache / "audio").glob("*.json"))
+
+
+def _manifest_and_flac(cache):
+    """The only cache entry: its manifest (path, content) and the FLAC it names."""
+    (path,) = _manifests(cache)
+    manifest = json.loads(path.read_text())
+    return path, manifest, path.parent / manifest["file"]
 
 
 # --- chord-label rule -----------------------------------------------------------------------
@@ -93,7 +115,7 @@ def test_beat_labels_take_the_longest_classifiable_sonority():
 def test_chorale_identity_and_shapes(chorale):
     assert chorale.piece_id == "bach/bwv66.6"
     assert chorale.collection == "chorales" and "Bach" in chorale.composer
-    assert chorale.programs == [0, 0, 0, 0] and chorale.renderer == "fluidsynth"
+    assert chorale.programs == [0, 0, 0, 0] and chorale.renderer == RENDERER
     n = len(chorale.notes)
     assert n > 100
     for name in ("onset", "offset", "pitch", "velocity", "program", "part"):
@@ -180,6 +202,27 @@ def test_chord_label_coverage(chorale):
     assert cov["n_pieces"] == 1
     assert cov["duration"] == pytest.approx(chorale.chords.intervals[-1, 1], rel=1e-9)
     assert datasets.chord_label_coverage(["bach/bwv66.6"]) == cov
+
+
+def test_chord_label_coverage_of_ids_renders_no_audio(chorale, monkeypatch):
+    """Ids are read from the ground truth alone: rendering is not even reachable."""
+    def no_audio(*args, **kwargs):
+        raise AssertionError("chord_label_coverage rendered audio")
+
+    monkeypatch.setattr(corpus, "_audio", no_audio)
+    ids = ["bach/bwv66.6", FOLK_ID]  # the folk tune has no chords: skipped
+    assert datasets.chord_label_coverage(ids) == datasets.chord_label_coverage([chorale])
+
+
+@pytest.mark.parametrize("root", ["C", "C#", "Db", "Cb", "B#", "Fbb", "A##", "Eb", "G", "Bbb"])
+def test_transpose_label_matches_mir_eval_pitch_classes(root):
+    pc = mir_eval.chord.pitch_class_to_semitone(root)
+    for shift in (-13, -1, 0, 5, 12):
+        label = chord_labels.transpose_label(f"{root}:min7", shift)
+        assert label.endswith(":min7")
+        assert mir_eval.chord.pitch_class_to_semitone(label.split(":")[0]) == (pc + shift) % 12
+    with pytest.raises(ValueError, match="root"):
+        chord_labels.transpose_label("H:maj", 1)
 
 
 def test_agreement_with_expert_analyses():
@@ -283,17 +326,23 @@ def test_folk_tune_is_monophonic_without_chords():
 def test_folk_collection_lists_hundreds_of_monophonic_tunes():
     """Builds the folk index on a cold cache (about 10 s), then reads it."""
     ids = datasets.list_pieces("folk")
-    assert len(ids) >= 300 and ids == datasets.list_pieces("folk")
-    assert all(i.startswith("folk/") and "#" in i for i in ids)
+    assert len(ids) == len(set(ids)) == sum(q for _, q in corpus.FOLK_SOURCES)
+    for source, quota in corpus.FOLK_SOURCES:
+        assert sum(i.startswith(f"folk/{source}/") for i in ids) == quota
+    for pid in ids:
+        path, _, number = pid[len("folk/"):].partition("#")
+        assert number.isdigit() and (corpus._corpus_root() / path).is_file()
     for pid in ids[:: len(ids) // 5]:
         notes = datasets.load_piece(pid).notes
         assert np.all(notes.onset[1:] >= notes.offset[:-1] - 1e-9)
 
 
-def test_chorale_collection():
+def test_chorale_collection(tmp_path, monkeypatch):
     ids = datasets.list_pieces("chorales")
     assert len(ids) > 300 and "bach/bwv66.6" in ids
-    assert ids == datasets.list_pieces("chorales")
+    monkeypatch.setenv("MIRLAB_CACHE", str(tmp_path))  # rebuild the index from the scores
+    assert datasets.list_pieces("chorales") == ids
+    assert (tmp_path / "corpus" / "index-chorales.json").is_file()
     recs = datasets.load_collection("chorales", n=2, progress=False)
     assert [r.piece_id for r in recs] == ids[:2]
     assert all(r.chords is not None and len(r.chords.labels) == len(r.beats) for r in recs)
@@ -301,19 +350,42 @@ def test_chorale_collection():
 
 # --- renderer, determinism, cache ----------------------------------------------------------------
 
-def test_fallback_renderer_when_fluidsynth_is_absent(private_cache, monkeypatch):
+def _without_fluidsynth(monkeypatch):
     import mirlab.env
 
-    real = datasets.load_piece(FOLK_ID)
     monkeypatch.setattr(mirlab.env, "has_fluidsynth", lambda: False)
-    monkeypatch.setattr(corpus, "_WARNED_FALLBACK", [])
+
+
+def test_fallback_renderer_when_fluidsynth_is_absent(private_cache, monkeypatch):
+    _without_fluidsynth(monkeypatch)
     with pytest.warns(UserWarning, match="fallback"):
         rec = datasets.load_piece(FOLK_ID)
-    assert rec.renderer == "fallback" and real.renderer == "fluidsynth"
-    np.testing.assert_array_equal(rec.notes.onset, real.notes.onset)
-    assert len(rec.y) == len(real.y) and not np.array_equal(rec.y, real.y)
+    assert rec.renderer == "fallback"
+    direct = datasets.load_piece(FOLK_ID, renderer="fallback")
+    np.testing.assert_array_equal(rec.y, direct.y)
+    assert len(rec.y) == int(np.ceil((rec.notes.offset.max() + corpus.TAIL) * rec.sr))
     with pytest.raises(ValueError, match="renderer"):
         datasets.load_piece(FOLK_ID, renderer="fluidsynth")
+
+
+@needs_fluidsynth
+def test_fallback_and_fluidsynth_render_the_same_notes_differently(private_cache):
+    real = datasets.load_piece(FOLK_ID, renderer="fluidsynth")
+    rec = datasets.load_piece(FOLK_ID, renderer="fallback")
+    assert real.renderer == "fluidsynth" and rec.renderer == "fallback"
+    np.testing.assert_array_equal(rec.notes.onset, real.notes.onset)
+    assert len(rec.y) == len(real.y) and not np.array_equal(rec.y, real.y)
+    assert len(_manifests(private_cache)) == 2
+
+
+def test_fallback_warning_is_left_to_the_warning_filters(private_cache, monkeypatch):
+    """No hidden module state: with the filter "always" every fallback load warns."""
+    _without_fluidsynth(monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            datasets.load_piece(FOLK_ID)
+    assert sum("fallback" in str(w.message) for w in caught) == 3
 
 
 def test_rendering_is_deterministic(tmp_path, monkeypatch):
@@ -338,30 +410,214 @@ def _damage(path, how):
         path.unlink()
 
 
-@pytest.mark.parametrize("how", ["truncate", "flip", "delete"])
-def test_corrupt_audio_is_detected_and_rerendered(private_cache, how):
+@pytest.mark.parametrize(("how", "what"), [("truncate", "flac"), ("flip", "flac"),
+                                           ("delete", "flac"), ("truncate", "manifest")])
+def test_corrupt_audio_is_detected_and_rerendered(private_cache, how, what):
     clean = datasets.load_piece(FOLK_ID).y
-    (flac,) = _audio_files(private_cache)
-    manifest = json.loads(flac.with_name(flac.name[:-5] + ".json").read_text())
-    assert manifest["params"]["piece_id"] == FOLK_ID and len(manifest["sha256"]) == 64
-    assert manifest["params"]["soundfont"] == "TimGM6mb.sf2"
-    _damage(flac, how)
+    path, manifest, flac = _manifest_and_flac(private_cache)
+    assert manifest["params"]["piece_id"] == FOLK_ID
+    assert manifest["sha256"] == hashlib.sha256(flac.read_bytes()).hexdigest()
+    assert flac.name.endswith(f"-{manifest['sha256'][:8]}.flac")
+    _damage(flac if what == "flac" else path, how)
     with pytest.warns(datasets.CacheWarning, match="not usable"):
         again = datasets.load_piece(FOLK_ID).y
     np.testing.assert_array_equal(again, clean)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error", datasets.CacheWarning)
         np.testing.assert_array_equal(datasets.load_piece(FOLK_ID).y, clean)
+    assert [p.name for p in _audio_files(private_cache)] == [flac.name]
 
 
-def test_missing_manifest_is_detected(private_cache):
+def test_missing_manifest_means_not_cached(private_cache):
+    """The manifest is the commit point: a FLAC without one is ignored, without a warning."""
     clean = datasets.load_piece(FOLK_ID).y
-    (flac,) = _audio_files(private_cache)
-    flac.with_name(flac.name[:-5] + ".json").unlink()
-    with pytest.warns(datasets.CacheWarning):
+    path, _, flac = _manifest_and_flac(private_cache)
+    path.unlink()
+    _damage(flac, "flip")  # an uncommitted (here: corrupt) FLAC must not be read
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", datasets.CacheWarning)
         np.testing.assert_array_equal(datasets.load_piece(FOLK_ID).y, clean)
+    _, _, again = _manifest_and_flac(private_cache)
+    assert again == flac and hashlib.sha256(flac.read_bytes()).hexdigest()[:8] in flac.name
+
+
+def test_orphaned_flacs_are_cleaned_when_old(private_cache):
+    datasets.load_piece(FOLK_ID)
+    path, _, flac = _manifest_and_flac(private_cache)
+    stem = path.name[: -len(".json")]
+    old, young = (flac.parent / f"{stem}-{'0' * 8}.flac"), (flac.parent / f"{stem}-{'1' * 8}.flac")
+    for orphan in (old, young):
+        orphan.write_bytes(b"uncommitted")
+    ago = time.time() - 2 * corpus._ORPHAN_AGE
+    os.utime(old, (ago, ago))
+    path.unlink()
+    datasets.load_piece(FOLK_ID)  # re-renders and commits, then cleans
+    assert not old.exists() and young.exists() and flac.exists()
+
+
+_RACE = """
+import hashlib, json, sys, time, warnings
+from pathlib import Path
+from mirlab import datasets
+from mirlab.datasets import corpus
+warnings.simplefilter("error", datasets.CacheWarning)
+me, folder, piece = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+
+def wait_for(name):
+    deadline = time.monotonic() + 120
+    while not (folder / name).exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+real_write = corpus.atomic_write_bytes
+
+
+def write(path, data):  # process 0 holds its commit between the FLAC and the manifest
+    real_write(path, data)
+    if me == 0 and path.suffix == ".flac":
+        (folder / "flac-written").touch()
+        wait_for("other-loaded")
+
+
+corpus.atomic_write_bytes = write
+if me == 1:
+    wait_for("flac-written")  # look at the cache while process 0 is half-way
+try:
+    first = datasets.load_piece(piece, datasets.Version(tempo=1.5)).y
+finally:
+    if me == 1:
+        (folder / "other-loaded").touch()
+again = datasets.load_piece(piece, datasets.Version(tempo=1.5)).y
+print(json.dumps([hashlib.sha256(y.tobytes()).hexdigest() for y in (first, again)]))
+"""
+
+
+def test_two_processes_render_into_one_cache_at_once(tmp_path):
+    """Pytest workers and notebook kernels share a cache: while process 0 is between writing
+    the FLAC and its manifest, process 1 loads the same version. Both succeed without a
+    CacheWarning (an error in them), with the same audio, and leave one committed entry."""
+    env = {**os.environ, "MIRLAB_CACHE": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(i), str(tmp_path), FOLK_ID],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in (0, 1)]
+    results = [p.communicate(timeout=300) for p in procs]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0 and "CacheWarning" not in err, err
+    assert (tmp_path / "flac-written").exists() and (tmp_path / "other-loaded").exists()
+    hashes = [h for out, _ in results for h in json.loads(out)]
+    assert len(hashes) == 4 and len(set(hashes)) == 1
+    cache = tmp_path / "cache" / "corpus"
+    assert len(_manifests(cache)) == len(_audio_files(cache)) == 1
+    assert not list((cache / "audio").glob("*.tmp"))
+
+
+def test_warm_load_imports_neither_music21_nor_mir_eval(chorale):
+    """A cache hit reads JSON and FLAC: no slow import (music21, mir_eval: about 1 s)."""
+    datasets.load_piece(FOLK_ID)
+    datasets.load_piece("bach/bwv66.6", datasets.Version(transpose=2))
+    code = ("import sys; from mirlab import datasets; datasets.load_piece('bach/bwv66.6'); "
+            f"datasets.load_piece({FOLK_ID!r}); "
+            "datasets.load_piece('bach/bwv66.6', datasets.Version(transpose=2)); "
+            "print(sorted(m for m in ('music21', 'mir_eval') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=dict(os.environ))
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_cache_hit_reads_the_flac_once(private_cache, monkeypatch):
+    import soundfile
+
+    clean = datasets.load_piece(FOLK_ID).y
+    reads = []
+    real_open, real_read_bytes, real_sf_read = builtins.open, Path.read_bytes, soundfile.read
+
+    def spy_open(file, *args, **kwargs):
+        if str(file).endswith(".flac"):
+            reads.append(file)
+        return real_open(file, *args, **kwargs)
+
+    def spy_read_bytes(self):
+        if self.suffix == ".flac":
+            reads.append(self)
+        return real_read_bytes(self)
+
+    def spy_sf_read(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)):
+            reads.append(file)
+        return real_sf_read(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(Path, "read_bytes", spy_read_bytes)
+    monkeypatch.setattr(soundfile, "read", spy_sf_read)
+    np.testing.assert_array_equal(datasets.load_piece(FOLK_ID).y, clean)
+    assert len(reads) == 1, reads
+
+
+# --- the audio cache key: what is rendered ------------------------------------------------------
+
+def test_changed_default_orchestration_is_not_served_stale(private_cache, monkeypatch):
+    flute = datasets.load_piece(FOLK_ID)
+    monkeypatch.setitem(corpus.DEFAULT_PROGRAMS, "folk", 0)
+    piano = datasets.load_piece(FOLK_ID)
+    assert piano.programs == [0] and not np.array_equal(piano.y, flute.y)
+    explicit = datasets.load_piece(FOLK_ID, datasets.Version(programs=(0,)))
+    np.testing.assert_array_equal(explicit.y, piano.y)
+    assert len(_manifests(private_cache)) == 2  # the explicit version shares the entry
+
+
+def test_equivalent_versions_share_one_cache_entry(private_cache):
+    default = datasets.load_piece(FOLK_ID)
+    spelled = datasets.load_piece(FOLK_ID, datasets.Version(tempo=1, programs=(73,)))
+    np.testing.assert_array_equal(default.y, spelled.y)
+    assert len(_manifests(private_cache)) == len(_audio_files(private_cache)) == 1
+
+
+def test_changed_fallback_sound_is_not_served_stale(private_cache, monkeypatch):
+    from mirlab import audio
+
+    before = datasets.load_piece(FOLK_ID, renderer="fallback").y
+    attack, decay, release, _ = audio._FAMILY_SOUND[9]  # flute: program 73 // 8
+    monkeypatch.setitem(audio._FAMILY_SOUND, 9, (attack, decay, release, 1.0))
+    after = datasets.load_piece(FOLK_ID, renderer="fallback").y
+    assert not np.array_equal(before, after)
+    assert len(_manifests(private_cache)) == 2
+
+
+@needs_fluidsynth
+def test_audio_key_holds_the_soundfont_and_fluidsynth(private_cache, monkeypatch):
+    datasets.load_piece(FOLK_ID)
+    _, manifest, _ = _manifest_and_flac(private_cache)
+    synth = manifest["params"]["synth"]
+    sf2 = datasets.soundfont_path()
+    assert synth["soundfont"] == "TimGM6mb.sf2"
+    assert sf2 == Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
+    assert synth["soundfont_sha256"] == hashlib.sha256(sf2.read_bytes()).hexdigest()
+    import fluidsynth
+
+    assert int(synth["fluidsynth"].split(".")[0]) >= 2 and fluidsynth.api_version
+    monkeypatch.setattr(corpus, "_soundfont_sha256", lambda path: "0" * 64)  # another soundfont
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", datasets.CacheWarning)
+        datasets.load_piece(FOLK_ID)
+    assert len(_manifests(private_cache)) == 2
+
+
+def test_file_helpers(tmp_path, monkeypatch):
+    data = np.random.default_rng(0).bytes(3_000_000)
+    path = tmp_path / "x.bin"
+    _files.atomic_write_bytes(path, data)
+    assert _files.sha256_file(path) == hashlib.sha256(data).hexdigest()
+    assert _files.file_digest(path, "md5") == hashlib.md5(data).hexdigest()
+    _files.atomic_write_text(path, "new")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        _files.atomic_write_text(path, "lost")
+    assert path.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["x.bin"]
 
 
 def test_corrupt_ground_truth_and_index_are_rebuilt(private_cache):

@@ -143,6 +143,20 @@ def label_category(label: str) -> str:
     return "X"
 
 
+_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def _pitch_class(root: str) -> int:
+    """Pitch class of a root spelled as in mir_eval (a letter, then any ``#`` and ``b``).
+
+    Same result as ``mir_eval.chord.pitch_class_to_semitone``, without importing mir_eval
+    (about 1 s) on every load of a recording.
+    """
+    if not root or root[0] not in _LETTERS or set(root[1:]) - {"#", "b"}:
+        raise ValueError(f"label must start with a root like 'C', 'F#' or 'Bb'; got {root!r}")
+    return (_LETTERS[root[0]] + root.count("#") - root.count("b")) % 12
+
+
 def transpose_label(label: str, semitones: int) -> str:
     """Transpose the root of a mir_eval label by ``semitones`` (``N`` and ``X`` unchanged).
 
@@ -153,11 +167,8 @@ def transpose_label(label: str, semitones: int) -> str:
     """
     if label in ("N", "X"):
         return label
-    import mir_eval
-
     root, rest = (label.split(":", 1) + [""])[:2]
-    pc = mir_eval.chord.pitch_class_to_semitone(root)
-    new = PITCH_NAMES[(pc + int(semitones)) % 12]
+    new = PITCH_NAMES[(_pitch_class(root) + int(semitones)) % 12]
     return f"{new}:{rest}" if rest else new
 
 
@@ -219,13 +230,33 @@ def beat_chord_labels(score) -> list[dict]:
     return out
 
 
+def _chord_segments(item):
+    """(durations, labels) of a Recording's chords or of a piece id's ground truth, or None.
+
+    For an id, only the ground truth (cached JSON) is read: no audio is rendered.
+    """
+    if isinstance(item, str):
+        from mirlab.datasets.corpus import _ground_truth
+
+        chords = _ground_truth(item)["chords"]
+        if chords is None:
+            return None
+        intervals, labels = np.asarray(chords["intervals"], dtype=float), chords["labels"]
+    else:
+        if item.chords is None:
+            return None
+        intervals, labels = item.chords.intervals, item.chords.labels
+    return np.diff(intervals.reshape(-1, 2), axis=1)[:, 0], labels
+
+
 def chord_label_coverage(recordings_or_ids: Iterable) -> dict:
     """Fraction of the labelled duration in each label category.
 
     Parameters
     ----------
     recordings_or_ids : iterable of Recording or str
-        Recordings (with chords) or piece ids of the ``"chorales"`` collection.
+        Recordings (with chords) or piece ids of the ``"chorales"`` collection (for ids, the
+        labels come from the ground truth alone: nothing is rendered).
 
     Returns
     -------
@@ -238,17 +269,14 @@ def chord_label_coverage(recordings_or_ids: Iterable) -> dict:
     --------
     >>> cov = chord_label_coverage(["bach/bwv66.6"])  # doctest: +SKIP
     """
-    from mirlab.datasets.corpus import load_piece
-
     totals = dict.fromkeys(CATEGORIES, 0.0)
     n = 0
     for item in recordings_or_ids:
-        rec = load_piece(item) if isinstance(item, str) else item
-        if rec.chords is None:
+        segments = _chord_segments(item)
+        if segments is None:
             continue
         n += 1
-        dur = np.diff(rec.chords.intervals, axis=1)[:, 0]
-        for d, label in zip(dur, rec.chords.labels, strict=True):
+        for d, label in zip(*segments, strict=True):
             totals[label_category(label)] += float(d)
     total = sum(totals.values())
     if total == 0:

@@ -41,19 +41,41 @@ Cache
 -----
 Everything generated lives in ``mirlab.cache_dir("corpus")``: the collection indexes
 (JSON), the ground truth of each piece (JSON) and the audio (FLAC), each written atomically
-(temporary file, then rename) with a sha256 checksum and the parameters that made it (piece,
-version, sample rate, renderer, soundfont, mirlab version). On loading, a missing, partial or
-corrupt file (unreadable, wrong checksum, other parameters) is reported with a
-:class:`CacheWarning` and rebuilt, never used silently.
+(temporary file, then rename) with a sha256 checksum and the parameters that made it.
+
+- Ground truth, indexes and the expert comparison are keyed on the piece, the mirlab and
+  music21 versions and ``_FORMAT``, the version of the code that derives them from the scores
+  (bump it whenever that code changes what it returns).
+- Audio is keyed on what is rendered: the sample rate, the programs, a sha256 of the note
+  arrays actually synthesised (so tempo, tempo curve, transposition and orchestration are
+  covered, and two versions that render the same notes share one file), the renderer with
+  its data and code (FluidSynth's library version, the soundfont's sha256 and a hash of the
+  rendering code; or, for the fallback, a hash of :data:`mirlab.audio._FAMILY_SOUND`, of the
+  synthesiser's code and the mirlab version). A change to any of them renders anew.
+- Each audio entry is two files: ``<piece>-<key>-<sha8>.flac``, named by its content, and the
+  manifest ``<piece>-<key>.json`` that names it. The FLAC is written first, the manifest
+  last: the manifest is the commit point, so a process (pytest workers, notebook kernels)
+  that looks while another writes sees either no entry or a complete one. A FLAC without a
+  manifest is ignored, and deleted once it is older than a minute (a crashed writer's).
+
+On loading, a partial or corrupt file (unreadable, wrong checksum, other parameters, the
+FLAC a manifest names missing) is reported with a :class:`CacheWarning` and rebuilt, never
+used silently; a missing entry is simply rendered.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
+import importlib.util
+import inspect
+import io
 import json
 import numbers
 import os
-import tempfile
+import re
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +83,7 @@ from pathlib import Path
 import numpy as np
 
 from mirlab._checks import check_choice, check_positive_int, check_sr
+from mirlab._files import atomic_write_bytes, sha256_file
 
 COLLECTIONS = ("chorales", "folk")
 RENDERERS = ("auto", "fluidsynth", "fallback")
@@ -71,11 +94,18 @@ PEAK = 0.9
 SOUNDFONT_NAME = "TimGM6mb.sf2"
 FOLK_SOURCES = (("essenFolksong", 300), ("oneills1850", 100))
 FOLK_NOTE_RANGE = (16, 120)
-_FORMAT = 2  # bump when the ground truth or the rendering changes: caches rebuild
+# Version of the code that derives the ground truth from a score (_truth_from_entry and its
+# helpers, the chord-label rule), of the collection indexes and of the expert comparison.
+# Bump it whenever that code changes what it returns: cached truth, indexes and comparisons
+# made with another value are rebuilt. (The audio cache needs no such constant: its key
+# holds a hash of the notes rendered and of the rendering code, see _synth_fingerprint.)
+_FORMAT = 2
+_AUDIO_FILE = "FLAC, 16-bit PCM, mono"  # how the audio cache stores samples
+_ORPHAN_AGE = 60.0  # seconds: an uncommitted FLAC older than this is removed
 
 
 class CacheWarning(UserWarning):
-    """A cached corpus file was missing, partial or corrupt and is being rebuilt."""
+    """A cached corpus file was partial, corrupt or made with other parameters: rebuilding it."""
 
 
 # --- data classes --------------------------------------------------------------------------------
@@ -186,7 +216,7 @@ class Version:
         return warped / self.tempo
 
     def as_dict(self) -> dict:
-        """Plain-data description (used in cache manifests)."""
+        """Plain-data description (JSON-ready)."""
         d = asdict(self)
         d["programs"] = list(self.programs) if self.programs is not None else None
         return d
@@ -291,28 +321,6 @@ def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _canonical(data) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
@@ -324,7 +332,7 @@ def _plain(x):
 
 def _write_json_checked(path: Path, params: dict, data) -> None:
     payload = {"params": params, "sha256": _sha256_bytes(_canonical(data)), "data": data}
-    _atomic_write(path, json.dumps(payload).encode())
+    atomic_write_bytes(path, json.dumps(payload).encode())
 
 
 def _read_json_checked(path: Path, params: dict, what: str):
@@ -348,19 +356,19 @@ def _read_json_checked(path: Path, params: dict, what: str):
 
 
 def _versions() -> dict:
-    import music21
-
+    """Versions the ground truth depends on (read from the metadata: music21 not imported)."""
     from mirlab import __version__
 
-    return {"mirlab": __version__, "music21": str(music21.__version__), "format": _FORMAT}
+    return {"mirlab": __version__, "music21": importlib.metadata.version("music21"),
+            "format": _FORMAT}
 
 
 # --- collection indexes --------------------------------------------------------------------------
 
 def _corpus_root() -> Path:
-    from music21 import corpus
-
-    return Path(corpus.__file__).resolve().parent
+    """music21's corpus folder, found without importing music21 (slow to import)."""
+    spec = importlib.util.find_spec("music21")
+    return Path(spec.origin).resolve().parent / "corpus"
 
 
 def _metadata_entries():
@@ -676,9 +684,8 @@ def _apply_version(truth: dict, version: Version) -> tuple[Notes, np.ndarray, Ch
 
 def soundfont_path() -> Path:
     """Path of the General-MIDI soundfont shipped with pretty_midi (``TimGM6mb.sf2``)."""
-    import pretty_midi
-
-    return Path(pretty_midi.__file__).resolve().parent / SOUNDFONT_NAME
+    spec = importlib.util.find_spec("pretty_midi")  # found without importing pretty_midi
+    return Path(spec.origin).resolve().parent / SOUNDFONT_NAME
 
 
 def _channel(part: int) -> int:
@@ -736,9 +743,6 @@ def _quantise(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
-_WARNED_FALLBACK: list[bool] = []
-
-
 def _choose_renderer(renderer: str) -> str:
     from mirlab.env import has_fluidsynth
 
@@ -748,8 +752,7 @@ def _choose_renderer(renderer: str) -> str:
                          "install it or use renderer='auto'")
     if renderer == "auto":
         renderer = "fluidsynth" if has_fluidsynth() else "fallback"
-        if renderer == "fallback" and not _WARNED_FALLBACK:
-            _WARNED_FALLBACK.append(True)
+        if renderer == "fallback":  # Python's default filter shows it once per calling line
             warnings.warn("FluidSynth is not available: the corpus is rendered with mirlab's "
                           "fallback synthesiser (mirlab.audio.synthesize_notes), which keeps "
                           "notes and chords exact but does not sound like real instruments",
@@ -757,10 +760,68 @@ def _choose_renderer(renderer: str) -> str:
     return renderer
 
 
-def _audio_params(piece_id, version, sr, renderer) -> dict:
-    return {"piece_id": piece_id, "version": version.as_dict(), "sr": sr, "renderer": renderer,
-            "soundfont": SOUNDFONT_NAME if renderer == "fluidsynth" else None,
-            "tail": TAIL, "peak": PEAK, **_versions()}
+# --- audio cache ---------------------------------------------------------------------------------
+
+@functools.cache
+def _soundfont_sha256(path: str) -> str:
+    """sha256 of the soundfont file (6 MB: hashed once per process)."""
+    return sha256_file(path)
+
+
+@functools.cache
+def _fluidsynth_version() -> str:
+    """Version of the FluidSynth library that pyfluidsynth loaded, e.g. ``"2.3.1"``."""
+    import ctypes
+
+    import fluidsynth
+
+    parts = [ctypes.c_int(), ctypes.c_int(), ctypes.c_int()]
+    fluidsynth.fluid_version(*parts)
+    return ".".join(str(p.value) for p in parts)
+
+
+@functools.cache
+def _code_sha256(*functions) -> str:
+    """sha256 of the source code of ``functions`` (their bytecode if the source is missing)."""
+    h = hashlib.sha256()
+    for func in functions:
+        try:
+            h.update(inspect.getsource(func).encode())
+        except (OSError, TypeError):
+            h.update(func.__code__.co_code)
+    return h.hexdigest()
+
+
+def _synth_fingerprint(renderer: str) -> dict:
+    """What decides the sound besides the notes: the synthesiser, its data and its code."""
+    from mirlab import __version__, audio
+
+    if renderer == "fluidsynth":
+        sf2 = soundfont_path()
+        return {"fluidsynth": _fluidsynth_version(), "soundfont": sf2.name,
+                "soundfont_sha256": _soundfont_sha256(str(sf2)),
+                "code": _code_sha256(_render_fluidsynth, _channel, _quantise)}
+    family = repr(sorted(audio._FAMILY_SOUND.items())).encode()
+    return {"mirlab": __version__, "family_sound_sha256": _sha256_bytes(family),
+            "code": _code_sha256(_render_fallback, audio.synthesize_notes, _quantise)}
+
+
+def _notes_sha256(notes: Notes) -> str:
+    """sha256 of the note arrays (times as float64, the rest as int64, little-endian)."""
+    h = hashlib.sha256()
+    for name in ("onset", "offset", "pitch", "velocity", "program", "part"):
+        dtype = "<f8" if name in ("onset", "offset") else "<i8"
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(getattr(notes, name), dtype=dtype).tobytes())
+    return h.hexdigest()
+
+
+def _audio_params(piece_id, notes, programs, sr, renderer, n_samples) -> dict:
+    """Everything that decides the rendered samples (the cache key), as plain data."""
+    return {"piece_id": piece_id, "sr": sr, "renderer": renderer,
+            "programs": [int(p) for p in programs], "n_notes": len(notes),
+            "notes_sha256": _notes_sha256(notes), "n_samples": n_samples, "tail": TAIL,
+            "peak": PEAK, "file": _AUDIO_FILE, "synth": _synth_fingerprint(renderer)}
 
 
 def _with(stem: Path, suffix: str) -> Path:
@@ -769,26 +830,39 @@ def _with(stem: Path, suffix: str) -> Path:
 
 
 def _read_cached_audio(stem: Path, params: dict) -> np.ndarray | None:
+    """The samples of the entry ``stem`` (16-bit integers), or None when it is not cached.
+
+    The manifest ``<stem>.json`` is the commit point: without it the entry does not exist
+    (a FLAC without a manifest may be one another process has not committed yet). A manifest
+    that is unreadable, made with other parameters, or names a missing, partial or corrupt
+    FLAC is reported with a :class:`CacheWarning`. The FLAC is read once, checked, and
+    decoded from memory.
+    """
     import soundfile as sf
 
-    audio, manifest = _with(stem, ".flac"), _with(stem, ".json")
-    if not audio.exists() and not manifest.exists():
-        return None
-    problem = None
+    manifest = _with(stem, ".json")
     try:
-        man = json.loads(manifest.read_text())
+        text = manifest.read_text()
+    except FileNotFoundError:
+        return None
+    problem, audio = None, manifest
+    try:
+        man = json.loads(text)
+        audio = stem.parent / Path(man["file"]).name
         if man["params"] != _plain(params):
             problem = "it was made with other parameters"
-        elif not audio.exists():
-            problem = "the audio file is missing"
-        elif _sha256_file(audio) != man["sha256"]:
-            problem = "its checksum does not match (partial or corrupt file)"
         else:
-            q, file_sr = sf.read(audio, dtype="int16")
-            if file_sr != params["sr"] or len(q) != man["n_samples"] or q.ndim != 1:
-                problem = "its length or sample rate is wrong"
+            data = audio.read_bytes()
+            if _sha256_bytes(data) != man["sha256"]:
+                problem = "its checksum does not match (partial or corrupt file)"
+            else:
+                q, file_sr = sf.read(io.BytesIO(data), dtype="int16")
+                if file_sr != params["sr"] or len(q) != man["n_samples"] or q.ndim != 1:
+                    problem = "its length or sample rate is wrong"
+    except FileNotFoundError:
+        problem = "the audio file its manifest names is missing"
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, sf.LibsndfileError) as err:
-        problem = f"it is unreadable or its manifest is missing ({type(err).__name__})"
+        problem = f"it is unreadable ({type(err).__name__})"
     if problem:
         warnings.warn(f"cached audio {audio} is not usable: {problem}; re-rendering it",
                       CacheWarning, stacklevel=3)
@@ -797,27 +871,46 @@ def _read_cached_audio(stem: Path, params: dict) -> np.ndarray | None:
 
 
 def _write_cached_audio(stem: Path, params: dict, q: np.ndarray) -> None:
-    import io
-
+    """Commit an entry: the FLAC (named by its content) first, then its manifest."""
     import soundfile as sf
 
     buf = io.BytesIO()
     sf.write(buf, q, params["sr"], format="FLAC", subtype="PCM_16")
     data = buf.getvalue()
-    _atomic_write(_with(stem, ".flac"), data)
-    manifest = {"params": params, "sha256": _sha256_bytes(data), "n_samples": int(len(q)),
-                "file": _with(stem, ".flac").name}
-    _atomic_write(_with(stem, ".json"), json.dumps(manifest, indent=1).encode())
+    sha = _sha256_bytes(data)
+    audio = _with(stem, f"-{sha[:8]}.flac")
+    atomic_write_bytes(audio, data)
+    manifest = {"params": params, "sha256": sha, "n_samples": int(len(q)), "file": audio.name}
+    atomic_write_bytes(_with(stem, ".json"), json.dumps(manifest, indent=1).encode())
+    _remove_orphans(stem, keep=audio.name)
 
 
-def _audio(piece_id, notes, programs, version, sr, renderer) -> np.ndarray:
-    params = _audio_params(piece_id, version, sr, renderer)
+def _remove_orphans(stem: Path, keep: str) -> None:
+    """Delete FLACs of the entry ``stem`` that its manifest does not name.
+
+    Only files older than ``_ORPHAN_AGE`` go, so a FLAC that another process has just
+    written and is about to commit is left alone.
+    """
+    pattern = re.compile(re.escape(stem.name) + r"-[0-9a-f]{8}\.flac")
+    now = time.time()
+    for path in stem.parent.glob(stem.name + "-*.flac"):
+        if path.name == keep or not pattern.fullmatch(path.name):
+            continue
+        try:
+            if now - path.stat().st_mtime > _ORPHAN_AGE:
+                path.unlink()
+        except FileNotFoundError:  # another process cleaned it first
+            pass
+
+
+def _audio(piece_id, notes, programs, sr, renderer) -> np.ndarray:
+    end = float(np.max(notes.offset)) if len(notes) else 0.0
+    n_samples = int(np.ceil((end + TAIL) * sr))
+    params = _audio_params(piece_id, notes, programs, sr, renderer, n_samples)
     key = _sha256_bytes(_canonical(params))[:16]
     stem = _cache("corpus", "audio") / f"{_safe_name(piece_id)}-{key}"
     q = _read_cached_audio(stem, params)
     if q is None:
-        end = float(np.max(notes.offset)) if len(notes) else 0.0
-        n_samples = int(np.ceil((end + TAIL) * sr))
         if renderer == "fluidsynth":
             x = _render_fluidsynth(notes, programs, n_samples, sr)
         else:
@@ -861,7 +954,7 @@ def load_piece(piece_id: str, version: Version | None = None, sr: int = 22050,
     renderer = _choose_renderer(renderer)
     truth = _ground_truth(piece_id)
     notes, beats, chords, programs = _apply_version(truth, version)
-    y = _audio(piece_id, notes, programs, version, sr, renderer)
+    y = _audio(piece_id, notes, programs, sr, renderer)
     return Recording(piece_id=piece_id, collection=truth["collection"], title=truth["title"],
                      composer=truth["composer"], y=y, sr=sr, notes=notes, chords=chords,
                      beats=beats, programs=programs, version=version, renderer=renderer,

@@ -47,7 +47,6 @@ References
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib
 import zipfile
 from collections.abc import Callable
@@ -56,6 +55,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mirlab._files import atomic_write_text, file_digest
 
 __all__ = [
     "DatasetUnavailable",
@@ -536,7 +537,7 @@ def _mtat_download(home: Path) -> None:
             z.extractall(home / "mp3")
     finally:
         archive.unlink()
-    (home / "mp3" / ".complete").write_text("extracted from mp3.zip.001-003\n")
+    atomic_write_text(home / "mp3" / ".complete", "extracted from mp3.zip.001-003\n")
     for part in parts:
         part.unlink()
 
@@ -573,11 +574,8 @@ def _check_hash(path: Path, known_hash: str | None, name: str, delete=()) -> Non
         return
     alg, _, expected = known_hash.rpartition(":")
     alg = alg or "sha256"
-    digest = hashlib.new(alg)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() == expected:
+    actual = file_digest(path, alg)
+    if actual == expected:
         return
     for p in delete:
         Path(p).unlink(missing_ok=True)
@@ -585,5 +583,5 @@ def _check_hash(path: Path, known_hash: str | None, name: str, delete=()) -> Non
             f"load_dataset({name!r}, download=True) again to retry" if delete else
             f"delete it and call load_dataset({name!r}, download=True) again")
     raise DatasetUnavailable(
-        f"the {alg} checksum of {path} ({_SPECS[name].title}) is {digest.hexdigest()}, "
+        f"the {alg} checksum of {path} ({_SPECS[name].title}) is {actual}, "
         f"expected {expected}: the file is corrupt or partial; {todo}.")
