@@ -11,6 +11,10 @@ export MIRLAB_CACHE ?= $(CURDIR)/data/cache
 
 .PHONY: book test env student-labs bench clean-book
 
+# A static build: widgets are not created (each has a static figure beside it) and progress
+# bars stay out of the pages.
+book: export MIRLAB_STATIC := 1
+book: export TQDM_DISABLE := 1
 book: env _build/.mirlab-sources
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"

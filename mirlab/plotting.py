@@ -10,6 +10,8 @@ Taught in ``notebooks/01_audio_representations.ipynb``.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from mirlab._checks import (
@@ -32,6 +34,7 @@ __all__ = [
     "note_name",
     "markdown_table",
     "table",
+    "interact",
     "PITCH_CLASSES",
 ]
 
@@ -417,3 +420,36 @@ def table(rows: list[dict], align: str | None = None):
     from IPython.display import Markdown
 
     return Markdown(markdown_table(rows, align))
+
+
+STATIC_ENV = "MIRLAB_STATIC"
+
+
+def interact(function, **controls):
+    """Attach interactive controls (ipywidgets) to ``function`` in a live notebook.
+
+    In Colab or Jupyter this is ``ipywidgets.interact(function, **controls)``: a list becomes a
+    drop-down menu, a ``(min, max, step)`` tuple a slider. When the book is built (the
+    environment variable ``MIRLAB_STATIC`` is set, as ``make book`` and the tests do) there is
+    no one to move a slider, so the widget is not created and a note says where to use it:
+    every widget in the book has a static figure beside it that teaches without a kernel.
+    (Executing ``interact`` during a build also risks a known stall of notebook executors
+    waiting on widget output.)
+
+    Parameters
+    ----------
+    function : callable
+        Draws a figure for the values of its keyword arguments.
+    **controls
+        One control (or ipywidgets abbreviation) per keyword argument of ``function``.
+
+    Returns
+    -------
+    The widget's return value in a live notebook, ``None`` in a static build.
+    """
+    if os.environ.get(STATIC_ENV):
+        print("Interactive widget: run this notebook in Colab or Jupyter to move its controls.")
+        return None
+    import ipywidgets
+
+    return ipywidgets.interact(function, **controls)

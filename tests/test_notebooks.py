@@ -9,6 +9,7 @@ error output.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import subprocess
@@ -116,7 +117,8 @@ def quick_book(tmp_path_factory) -> Path:
         nbformat.write(nb, root / path.relative_to(REPO))
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root),
            "--warningiserror", "--keep-going"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    env = {**os.environ, "MIRLAB_STATIC": "1", "TQDM_DISABLE": "1"}  # as `make book` does
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-4000:]
     return root / "_build" / "html"
 

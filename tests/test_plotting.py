@@ -171,3 +171,15 @@ def test_markdown_table_layout_and_errors():
         markdown_table([])
     with pytest.raises(ValueError, match="align must give"):
         markdown_table([{"a": 1, "b": 2}], align="l")
+
+
+def test_interact_is_live_in_a_notebook_and_static_in_a_build(monkeypatch, capsys):
+    from mirlab.plotting import STATIC_ENV, interact
+
+    calls = []
+    monkeypatch.setenv(STATIC_ENV, "1")
+    assert interact(lambda n=1: calls.append(n), n=[1, 2]) is None
+    assert calls == [] and "run this notebook in Colab or Jupyter" in capsys.readouterr().out
+    monkeypatch.delenv(STATIC_ENV)
+    interact(lambda n=1: calls.append(n), n=[3, 4])
+    assert calls == [3], "the live widget draws once with the first value"
