@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
+import io
 import os
 import platform
 from pathlib import Path
@@ -46,10 +48,22 @@ def has_fluidsynth() -> bool:
     if ctypes.util.find_library("fluidsynth") is None:
         return False
     try:
-        import fluidsynth  # noqa: F401
+        import_fluidsynth()
     except (ImportError, OSError):
         return False
     return True
+
+
+def import_fluidsynth():
+    """Import pyfluidsynth quietly and return the module.
+
+    pyfluidsynth prints where it found the library to standard output whenever the ``CI``
+    environment variable is set; that line would end up in notebook outputs and in the output
+    of scripts that print JSON, so it is swallowed here.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        import fluidsynth
+    return fluidsynth
 
 
 def device(prefer: str | None = None) -> str:

@@ -497,7 +497,8 @@ def test_two_processes_render_into_one_cache_at_once(tmp_path):
     """Pytest workers and notebook kernels share a cache: while process 0 is between writing
     the FLAC and its manifest, process 1 loads the same version. Both succeed without a
     CacheWarning (an error in them), with the same audio, and leave one committed entry."""
-    env = {**os.environ, "MIRLAB_CACHE": str(tmp_path / "cache")}
+    # CI=true: pyfluidsynth then prints where it found the library, unless mirlab silences it
+    env = {**os.environ, "MIRLAB_CACHE": str(tmp_path / "cache"), "CI": "true"}
     procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(i), str(tmp_path), FOLK_ID],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in (0, 1)]
@@ -521,7 +522,7 @@ def test_warm_load_imports_neither_music21_nor_mir_eval(chorale):
             "datasets.load_piece('bach/bwv66.6', datasets.Version(transpose=2)); "
             "print(sorted(m for m in ('music21', 'mir_eval') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=dict(os.environ))
+                         check=True, env={**os.environ, "CI": "true"})
     assert out.stdout.strip() == "[]", out.stderr
 
 

@@ -694,7 +694,9 @@ def _channel(part: int) -> int:
 
 
 def _render_fluidsynth(notes: Notes, programs: list[int], n_samples: int, sr: int) -> np.ndarray:
-    import fluidsynth
+    from mirlab.env import import_fluidsynth
+
+    fluidsynth = import_fluidsynth()
 
     synth = fluidsynth.Synth(gain=0.2, samplerate=float(sr),
                              **{"synth.reverb.active": 0, "synth.chorus.active": 0})
@@ -773,8 +775,9 @@ def _fluidsynth_version() -> str:
     """Version of the FluidSynth library that pyfluidsynth loaded, e.g. ``"2.3.1"``."""
     import ctypes
 
-    import fluidsynth
+    from mirlab.env import import_fluidsynth
 
+    fluidsynth = import_fluidsynth()
     parts = [ctypes.c_int(), ctypes.c_int(), ctypes.c_int()]
     fluidsynth.fluid_version(*parts)
     return ".".join(str(p.value) for p in parts)
