@@ -1,5 +1,11 @@
 """mirlab.env: the cache folder and the machine report."""
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 import mirlab
 from mirlab import env
 
@@ -24,3 +30,12 @@ def test_environment_report_prints_one_line(capsys, monkeypatch):
     assert "fallback synthesiser" in out[1]
     info = mirlab.environment_info()
     assert info["device"] in ("cpu", "cuda") and set(info) >= {"numpy", "librosa", "cache"}
+
+
+@pytest.mark.skipif(not env.has_fluidsynth(), reason="FluidSynth is not installed")
+def test_fluidsynth_import_prints_nothing_even_in_ci():
+    """pyfluidsynth announces the library on stdout when CI is set; mirlab's import is silent."""
+    code = "from mirlab import env; env.import_fluidsynth(); print(env.has_fluidsynth())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "CI": "true"})
+    assert out.stdout == "True\n", out.stdout
