@@ -82,6 +82,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mirlab import env
 from mirlab._checks import check_choice, check_positive_int, check_sr
 from mirlab._files import atomic_write_bytes, sha256_file
 
@@ -443,9 +444,7 @@ def _index(collection: str, progress: bool = True) -> dict:
 
 
 def _cache(*parts) -> Path:
-    from mirlab.env import cache_dir
-
-    return cache_dir(*parts)
+    return env.cache_dir(*parts)
 
 
 def list_pieces(collection: str) -> list[str]:
@@ -694,9 +693,7 @@ def _channel(part: int) -> int:
 
 
 def _render_fluidsynth(notes: Notes, programs: list[int], n_samples: int, sr: int) -> np.ndarray:
-    from mirlab.env import import_fluidsynth
-
-    fluidsynth = import_fluidsynth()
+    fluidsynth = env.import_fluidsynth()
 
     synth = fluidsynth.Synth(gain=0.2, samplerate=float(sr),
                              **{"synth.reverb.active": 0, "synth.chorus.active": 0})
@@ -746,14 +743,12 @@ def _quantise(x: np.ndarray) -> np.ndarray:
 
 
 def _choose_renderer(renderer: str) -> str:
-    from mirlab.env import has_fluidsynth
-
     check_choice(renderer, "renderer", RENDERERS)
-    if renderer == "fluidsynth" and not has_fluidsynth():
+    if renderer == "fluidsynth" and not env.has_fluidsynth():
         raise ValueError("renderer='fluidsynth' needs FluidSynth (libfluidsynth and pyfluidsynth); "
                          "install it or use renderer='auto'")
     if renderer == "auto":
-        renderer = "fluidsynth" if has_fluidsynth() else "fallback"
+        renderer = "fluidsynth" if env.has_fluidsynth() else "fallback"
         if renderer == "fallback":  # Python's default filter shows it once per calling line
             warnings.warn("FluidSynth is not available: the corpus is rendered with mirlab's "
                           "fallback synthesiser (mirlab.audio.synthesize_notes), which keeps "
@@ -775,9 +770,7 @@ def _fluidsynth_version() -> str:
     """Version of the FluidSynth library that pyfluidsynth loaded, e.g. ``"2.3.1"``."""
     import ctypes
 
-    from mirlab.env import import_fluidsynth
-
-    fluidsynth = import_fluidsynth()
+    fluidsynth = env.import_fluidsynth()
     parts = [ctypes.c_int(), ctypes.c_int(), ctypes.c_int()]
     fluidsynth.fluid_version(*parts)
     return ".".join(str(p.value) for p in parts)
