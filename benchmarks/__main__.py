@@ -6,11 +6,14 @@ import os
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from benchmarks import features  # noqa: E402
+from benchmarks import chords, features, models, nmf  # noqa: E402
 
 
 def main() -> None:
     features.main()
+    chords.main()
+    nmf.main()
+    models.main()
 
 
 if __name__ == "__main__":

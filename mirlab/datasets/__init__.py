@@ -6,6 +6,9 @@
 - :mod:`mirlab.datasets.chord_labels`: the rule that derives beat-level chord labels from a
   score, its coverage, and its agreement with expert Roman-numeral analyses.
 - :mod:`mirlab.datasets.remote`: public MIR datasets (downloaded on request, e.g. in Colab).
+- :mod:`mirlab.datasets.tagging`: a multi-label tagging dataset rendered from the corpus
+  (instrument families, ensemble, tempo; splits by piece; a second soundfont for a timbre
+  shift), MagnaTagATune/GTZAN through the same class, and small transfer tasks.
 
 Examples
 --------
@@ -33,15 +36,27 @@ from mirlab.datasets.corpus import (
     soundfont_path,
 )
 from mirlab.datasets.remote import DatasetUnavailable, list_datasets, load_dataset
+from mirlab.datasets.tagging import (
+    TAGS,
+    TRANSFER_TASKS,
+    TaggingDataset,
+    TransferTask,
+    load_tagging_dataset,
+    load_transfer_task,
+)
 
 __all__ = [
     "COLLECTIONS",
+    "TAGS",
+    "TRANSFER_TASKS",
     "CacheWarning",
     "Chords",
     "DatasetUnavailable",
     "Notes",
     "Recording",
+    "TaggingDataset",
     "TempoCurve",
+    "TransferTask",
     "Version",
     "chord_label_coverage",
     "classify_sonority",
@@ -51,5 +66,7 @@ __all__ = [
     "load_collection",
     "load_dataset",
     "load_piece",
+    "load_tagging_dataset",
+    "load_transfer_task",
     "soundfont_path",
 ]
