@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mirlab import env
 from mirlab._checks import check_audio, check_positive, check_positive_int, check_sr
 
 
@@ -83,7 +84,7 @@ def mfcc_features(audio, sr: int = 16000, n_mfcc: int = 20, progress: bool = Fal
         raise ValueError(f"audio must have shape (n_clips, n_samples) with n_clips >= 1; got "
                          f"shape {audio.shape}")
     rows = [mfcc_statistics(y, sr, n_mfcc) for y in tqdm(audio, desc="MFCC statistics",
-                                                         disable=not progress)]
+                                                         disable=env.progress_disabled(progress))]
     return np.stack(rows)
 
 

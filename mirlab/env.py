@@ -108,3 +108,19 @@ def environment_report() -> None:
     print(" | ".join(f"{k}: {v}" for k, v in info.items()))
     if not info["fluidsynth"]:
         print("FluidSynth not found: the corpus is rendered with mirlab's fallback synthesiser.")
+
+
+def progress_disabled(progress: bool = True) -> bool:
+    """Whether a progress bar should be hidden: ``progress`` is false, or ``TQDM_DISABLE`` is set.
+
+    tqdm reads ``TQDM_DISABLE`` only when ``disable`` is not passed; our functions pass it
+    (from their ``progress`` argument), so they ask here. Static book builds set
+    ``TQDM_DISABLE=1`` to keep progress widgets out of the pages.
+
+    Examples
+    --------
+    >>> progress_disabled(False)
+    True
+    """
+    flag = os.environ.get("TQDM_DISABLE", "").strip().lower()
+    return not progress or flag not in ("", "0", "false", "no")

@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from mirlab import features
+from mirlab import env, features
 from mirlab._checks import (
     _describe,
     check_audio,
@@ -605,7 +605,7 @@ def evaluate_recordings(recordings, W=None, *, decay: float = 1.5, threshold: fl
         W = harmonic_templates(recordings[0].sr, n_fft, kwargs.get("pitches", PIANO_PITCHES),
                                decay=decay)
     scores = []
-    for rec in tqdm(recordings, desc="transcribing", disable=not progress):
+    for rec in tqdm(recordings, desc="transcribing", disable=env.progress_disabled(progress)):
         H = None
         if informed is not None:
             n_frames = 1 + len(rec.y) // hop
@@ -643,7 +643,7 @@ def select_decay(recordings, decays=(1.0, 1.25, 1.5, 1.75, 2.0),
     from tqdm.auto import tqdm
 
     rows = []
-    for decay in tqdm(decays, desc="decays", disable=not progress):
+    for decay in tqdm(decays, desc="decays", disable=env.progress_disabled(progress)):
         W = harmonic_templates(recordings[0].sr, n_fft, decay=decay)
         Hs = []
         for rec in recordings:

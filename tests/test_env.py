@@ -39,3 +39,15 @@ def test_fluidsynth_import_prints_nothing_even_in_ci():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "CI": "true"})
     assert out.stdout == "True\n", out.stdout
+
+
+@pytest.mark.parametrize(("progress", "flag", "hidden"), [
+    (True, None, False), (False, None, True), (True, "1", True), (True, "0", False),
+    (True, "false", False), (True, "True", True)])
+def test_progress_bars_follow_the_argument_and_tqdm_disable(monkeypatch, progress, flag, hidden):
+    # tqdm ignores TQDM_DISABLE when `disable` is passed, so mirlab asks env.progress_disabled
+    if flag is None:
+        monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    else:
+        monkeypatch.setenv("TQDM_DISABLE", flag)
+    assert env.progress_disabled(progress) is hidden

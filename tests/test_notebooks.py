@@ -134,6 +134,7 @@ def test_built_page(quick_book: Path, path: Path):
         assert html.count('src="../_images/') >= 3, "a chapter page shows figures"
         assert html.count("<audio") >= 1, "a chapter page has audio players"
     assert "colab.research.google.com" in html, "Colab launch button"
+    assert "widget-view+json" not in html, "a progress bar or widget in a static page"
     nb = nbformat.read(path, as_version=4)
     n_cited = len(cited_keys("\n".join(c.source for c in nb.cells)))
     links = set(re.findall(r'href="(?:\.\./book/)?references\.html#(id\d+)"', html))

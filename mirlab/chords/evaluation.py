@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mirlab import env
 from mirlab._checks import check_audio, check_positive_int, check_sr
 from mirlab.chords.vocabulary import from_libfmp, label_to_index
 
@@ -359,7 +360,7 @@ def prepare(recordings, hop_length: int = 1024, variants=("stft", "cqt", "cqt_lo
     from mirlab.chords.recognition import BEAT_LAG, chord_chroma, estimate_beats
 
     out = []
-    for rec in tqdm(recordings, desc="chroma and beats", disable=not progress):
+    for rec in tqdm(recordings, desc="chroma and beats", disable=env.progress_disabled(progress)):
         item = Prepared(rec, {v: chord_chroma(rec.y, rec.sr, hop_length, v) for v in variants})
         if beats:
             item.est_beats = estimate_beats(rec.y, rec.sr, BEAT_LAG if lag is None else lag)
@@ -393,7 +394,8 @@ def compare_recognizers(items, systems: dict, reference=None, progress: bool = T
 
     refs = [reference(item.rec) for item in items]
     out = {"scores": {}, "pieces": {}, "predictions": {}}
-    for name, system in tqdm(systems.items(), desc="recognisers", disable=not progress):
+    hidden = env.progress_disabled(progress)
+    for name, system in tqdm(systems.items(), desc="recognisers", disable=hidden):
         preds = [system(item) for item in items]
         pieces = [score_piece(*ref, *pred) for ref, pred in zip(refs, preds, strict=True)]
         out["predictions"][name] = preds

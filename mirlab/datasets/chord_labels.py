@@ -49,6 +49,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from mirlab import env
+
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 # (interval set relative to the root, quality) tried for every candidate root.
@@ -415,7 +417,7 @@ def _compare_all(progress: bool) -> dict:
     paths = sorted(str(p) for p in corpus.getCorePaths()
                    if "choraleAnalyses" in str(p) and str(p).endswith(".rntxt"))
     pieces, unmatched = [], []
-    for path in tqdm(paths, desc="expert analyses", disable=not progress):
+    for path in tqdm(paths, desc="expert analyses", disable=env.progress_disabled(progress)):
         row = _compare_one(path, chorale_ids)
         if row is None:
             unmatched.append(path.rsplit("/", 1)[-1])

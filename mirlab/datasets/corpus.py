@@ -410,7 +410,7 @@ def _folk_index(progress: bool) -> dict:
                  and md.timeSignatureFirst and lo <= (md.noteCount or 0) <= hi]
         step = max(len(cands) // quota, 1)
         kept = 0
-        bar = tqdm(total=quota, desc=f"indexing {source}", disable=not progress)
+        bar = tqdm(total=quota, desc=f"indexing {source}", disable=env.progress_disabled(progress))
         for start in range(step):
             for path, number, md in cands[start::step]:
                 if kept >= quota:
@@ -987,5 +987,6 @@ def load_collection(collection: str, n: int | None = None, version: Version | No
     ids = list_pieces(collection)
     if n is not None:
         ids = ids[: check_positive_int(n, "n")]
+    hidden = env.progress_disabled(progress)
     return [load_piece(pid, version=version, sr=sr)
-            for pid in tqdm(ids, desc=f"loading {collection}", disable=not progress)]
+            for pid in tqdm(ids, desc=f"loading {collection}", disable=hidden)]

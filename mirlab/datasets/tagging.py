@@ -467,7 +467,7 @@ def _render_clips(metas: list[dict], sr: int, soundfont: str, progress: bool,
     out = np.zeros((len(metas), n_samples), dtype=np.int16)
     synth = _Synth(soundfont_file(soundfont), sr) if env.has_fluidsynth() else None
     try:
-        for i, meta in enumerate(tqdm(metas, desc=desc, disable=not progress)):
+        for i, meta in enumerate(tqdm(metas, desc=desc, disable=env.progress_disabled(progress))):
             notes = _clip_notes(meta)
             if synth is not None:
                 x = synth.render(meta["tracks"], notes, n_samples)
@@ -716,7 +716,7 @@ def _load_real(name, n_clips, clip_seconds, sr, wanted, data_home, progress) -> 
     rows, labels, split, meta = [], [], [], []
     for s in wanted:
         for tid in tqdm(by_split[s][:per_split], desc=f"reading {name} ({s})",
-                        disable=not progress):
+                        disable=env.progress_disabled(progress)):
             track = ds.load_track(tid, sr=sr)
             ann = track.annotation if isinstance(track.annotation, list) else [track.annotation]
             rows.append(_fix_length(np.asarray(track.y, dtype=np.float32), n))
