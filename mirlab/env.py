@@ -113,9 +113,9 @@ def environment_report() -> None:
 def progress_disabled(progress: bool = True) -> bool:
     """Whether a progress bar should be hidden: ``progress`` is false, or ``TQDM_DISABLE`` is set.
 
-    tqdm reads ``TQDM_DISABLE`` only when ``disable`` is not passed; our functions pass it
-    (from their ``progress`` argument), so they ask here. Static book builds set
-    ``TQDM_DISABLE=1`` to keep progress widgets out of the pages.
+    tqdm reads ``TQDM_DISABLE`` only when ``disable`` is not passed, and its notebook bars
+    ignore it altogether, so every progress bar in mirlab and the notebooks asks here.
+    Static book builds set ``TQDM_DISABLE=1`` to keep progress widgets out of the pages.
 
     Examples
     --------

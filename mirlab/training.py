@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mirlab._checks import check_choice, check_positive, check_positive_int, check_sr
-from mirlab.env import cache_dir
+from mirlab.env import cache_dir, progress_disabled
 from mirlab.env import device as default_device
 from mirlab.metrics import SingleClassWarning, pr_auc, roc_auc
 from mirlab.models.base import Tagger, as_clips, chunked_apply, evaluating, torch_threads
@@ -492,8 +492,8 @@ def _fit(model, name, train_audio, train_labels, valid_audio, valid_labels, sr, 
     history, best_state, best = History(name=name), None, -math.inf
     start, bs = time.perf_counter(), settings["batch_size"]
     max_seconds = settings["max_seconds"]
-    hidden = {} if progress else {"disable": True}  # TQDM_DISABLE=1 still hides the bar
-    bar = tqdm(range(1, settings["epochs"] + 1), desc=name, leave=False, **hidden)
+    bar = tqdm(range(1, settings["epochs"] + 1), desc=name, leave=False,
+               disable=progress_disabled(progress))
     for epoch in bar:
         model.train()
         losses, out_of_time = [], False
