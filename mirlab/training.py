@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mirlab._checks import check_choice, check_positive, check_positive_int, check_sr
+from mirlab._checks import check_positive, check_positive_int, check_sr
 from mirlab.env import cache_dir, progress_disabled
 from mirlab.env import device as default_device
 from mirlab.metrics import SingleClassWarning, pr_auc, roc_auc
-from mirlab.models.base import Tagger, as_clips, chunked_apply, evaluating, torch_threads
+from mirlab.models.base import Tagger, pooled_over_chunks, torch_threads
 
 __all__ = [
     "train",
@@ -307,21 +307,10 @@ def predict(model: Tagger, audio, sr: int | None = None, *, chunk_seconds: float
     >>> predict(build("linear", 3), np.zeros((2, 32000), np.float32), chunk_seconds=1.0).shape
     (2, 3)
     """
-    if not isinstance(model, Tagger):
-        raise ValueError(f"model must be a mirlab.models.Tagger; got {type(model).__name__}")
-    if sr is not None and check_sr(sr) != model.sr:
-        raise ValueError(f"sr={sr} differs from the model's sample rate {model.sr}; resample "
-                         "the audio with mirlab.audio.resample first")
-    check_choice(aggregate, "aggregate", {"mean", "max"})
-    clips, single = as_clips(audio)
-    device = default_device() if device is None else device
-    model.to(device)
-    with evaluating(model), torch.no_grad(), torch_threads(num_threads):
-        per_clip = chunked_apply(lambda x: torch.sigmoid(model(x)), clips, model.sr,
-                                 chunk_seconds, hop_seconds, single_chunk, batch_size, device)
-    pool = np.mean if aggregate == "mean" else np.max
-    out = np.stack([pool(p, axis=0) for p in per_clip])
-    return out[0] if single else out
+    return pooled_over_chunks(model, lambda x: torch.sigmoid(model(x)), audio, sr, aggregate,
+                              chunk_seconds=chunk_seconds, hop_seconds=hop_seconds,
+                              single_chunk=single_chunk, batch_size=batch_size, device=device,
+                              num_threads=num_threads)
 
 
 def evaluate(model: Tagger, data, **predict_kwargs) -> dict:

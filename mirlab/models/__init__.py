@@ -30,16 +30,8 @@ import numpy as np
 import torch
 
 from mirlab._checks import check_choice, check_positive, check_sr
-from mirlab.env import device as _default_device
 from mirlab.models.attention import AttentionTagger
-from mirlab.models.base import (
-    Tagger,
-    as_clips,
-    chunked_apply,
-    evaluating,
-    pool_activation,
-    torch_threads,
-)
+from mirlab.models.base import Tagger, pool_activation, pooled_over_chunks
 from mirlab.models.cnn import FCN, LinearTagger
 from mirlab.models.crnn import CRNN
 from mirlab.models.frontend import LogMel
@@ -157,18 +149,7 @@ def embed(model: Tagger, audio, *, sr: int | None = None, chunk_seconds: float |
     >>> embed(model, np.zeros((2, 16000), dtype=np.float32)).shape
     (2, 384)
     """
-    if not isinstance(model, Tagger):
-        raise ValueError(f"model must be a mirlab.models.Tagger; got {type(model).__name__}")
-    if sr is not None and check_sr(sr) != model.sr:
-        raise ValueError(f"sr={sr} differs from the model's sample rate {model.sr}; resample "
-                         "the audio with mirlab.audio.resample first")
-    check_choice(aggregate, "aggregate", {"mean", "max"})
-    clips, single = as_clips(audio)
-    device = _default_device() if device is None else device
-    model.to(device)
-    with evaluating(model), torch.no_grad(), torch_threads(num_threads):
-        per_clip = chunked_apply(model.embed, clips, model.sr, chunk_seconds, hop_seconds,
-                                 False, batch_size, device)
-    pool = np.mean if aggregate == "mean" else np.max
-    out = np.stack([pool(v, axis=0) for v in per_clip])
-    return out[0] if single else out
+    return pooled_over_chunks(model, lambda x: model.embed(x), audio, sr, aggregate,
+                              chunk_seconds=chunk_seconds, hop_seconds=hop_seconds,
+                              single_chunk=False, batch_size=batch_size, device=device,
+                              num_threads=num_threads)

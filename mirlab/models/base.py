@@ -182,6 +182,34 @@ def chunked_apply(fn, audio: np.ndarray, sr: int, chunk_seconds: float | None,
     return list(np.concatenate(outputs).reshape(audio.shape[0], len(starts), -1))
 
 
+def pooled_over_chunks(model, fn, audio, sr, aggregate: str, *, chunk_seconds, hop_seconds,
+                       single_chunk: bool, batch_size: int, device, num_threads) -> np.ndarray:
+    """Apply ``fn`` (a batch of chunks -> one row per chunk) to every clip and pool over chunks.
+
+    The shared body of :func:`mirlab.models.embed` and :func:`mirlab.training.predict`:
+    checks the model, the sample rate and ``aggregate``, runs ``fn`` in evaluation mode
+    without gradients, and returns ``(n_clips, dim)`` (or ``(dim,)`` for one clip).
+    """
+    from mirlab._checks import check_choice
+    from mirlab.env import device as default_device
+
+    if not isinstance(model, Tagger):
+        raise ValueError(f"model must be a mirlab.models.Tagger; got {type(model).__name__}")
+    if sr is not None and check_sr(sr) != model.sr:
+        raise ValueError(f"sr={sr} differs from the model's sample rate {model.sr}; resample "
+                         "the audio with mirlab.audio.resample first")
+    check_choice(aggregate, "aggregate", {"mean", "max"})
+    clips, single = as_clips(audio)
+    device = default_device() if device is None else device
+    model.to(device)
+    with evaluating(model), torch.no_grad(), torch_threads(num_threads):
+        per_clip = chunked_apply(fn, clips, model.sr, chunk_seconds, hop_seconds, single_chunk,
+                                 batch_size, device)
+    pool = np.mean if aggregate == "mean" else np.max
+    out = np.stack([pool(v, axis=0) for v in per_clip])
+    return out[0] if single else out
+
+
 def conv2d_block(c_in: int, c_out: int, pool: tuple[int, int]) -> nn.Sequential:
     """3x3 convolution, batch normalisation, ReLU, max pooling ``pool`` (freq, time)."""
     return nn.Sequential(
