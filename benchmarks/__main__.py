@@ -6,7 +6,7 @@ import os
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from benchmarks import chords, features, models, nmf  # noqa: E402
+from benchmarks import baselines, chords, features, models, nmf  # noqa: E402
 
 
 def main() -> None:
@@ -14,6 +14,7 @@ def main() -> None:
     chords.main()
     nmf.main()
     models.main()
+    baselines.main()
 
 
 if __name__ == "__main__":

@@ -59,8 +59,15 @@ def mfcc_statistics(y, sr: int = 16000, n_mfcc: int = 20, n_fft: int = 1024,
     return np.concatenate([M.mean(1), M.std(1), D.mean(1), D.std(1)]).astype(np.float64)
 
 
-def mfcc_features(audio, sr: int = 16000, n_mfcc: int = 20, progress: bool = False) -> np.ndarray:
+def mfcc_features(audio, sr: int = 16000, n_mfcc: int = 20, progress: bool = False, *,
+                  n_fft: int = 1024, hop_length: int = 512,
+                  batch_size: int = 64) -> np.ndarray:
     """:func:`mfcc_statistics` of every clip, shape ``(n_clips, 4 * n_mfcc)``.
+
+    The same numbers as calling :func:`mfcc_statistics` clip by clip (tested), computed for a
+    batch of clips at once: one STFT, one product with the mel filterbank, then the decibel
+    scaling (each clip keeps its own 80 dB floor), DCT and deltas on the whole batch, several
+    times faster than the loop.
 
     Parameters
     ----------
@@ -72,20 +79,49 @@ def mfcc_features(audio, sr: int = 16000, n_mfcc: int = 20, progress: bool = Fal
         Number of MFCCs.
     progress : bool
         Show a progress bar.
+    n_fft, hop_length : int
+        STFT frame and hop in samples.
+    batch_size : int
+        Clips per batch.
 
     Returns
     -------
     np.ndarray
+        float64, shape ``(n_clips, 4 * n_mfcc)``.
     """
+    import librosa
+    from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     audio = np.asarray(audio)
     if audio.ndim != 2 or audio.shape[0] == 0:
         raise ValueError(f"audio must have shape (n_clips, n_samples) with n_clips >= 1; got "
                          f"shape {audio.shape}")
-    rows = [mfcc_statistics(y, sr, n_mfcc) for y in tqdm(audio, desc="MFCC statistics",
-                                                         disable=env.progress_disabled(progress))]
-    return np.stack(rows)
+    sr, n_mfcc = check_sr(sr), check_positive_int(n_mfcc, "n_mfcc")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft).astype(np.float32)
+    rows = []
+    with threadpool_limits(1):  # one BLAS thread: much faster on shared 2-core machines
+        for begin in tqdm(range(0, len(audio), batch_size), desc="MFCC statistics",
+                          disable=env.progress_disabled(progress)):
+            clips = np.asarray(audio[begin:begin + batch_size], dtype=np.float32)
+            rows.append(_mfcc_batch(clips, basis, n_mfcc, n_fft, hop_length))
+    return np.concatenate(rows).astype(np.float64)
+
+
+def _mfcc_batch(clips, basis, n_mfcc, n_fft, hop_length) -> np.ndarray:
+    """:func:`mfcc_statistics` of a batch ``(n, n_samples)``, as librosa computes them."""
+    import librosa
+    import scipy.fft
+
+    S = np.abs(librosa.stft(clips, n_fft=n_fft, hop_length=hop_length)) ** 2
+    db = 10.0 * np.log10(np.maximum(1e-10, basis @ S))            # power_to_db, ref = 1
+    db = np.maximum(db, db.max(axis=(1, 2), keepdims=True) - 80.0)  # top_db per clip
+    M = scipy.fft.dct(db, axis=1, type=2, norm="ortho")[:, :n_mfcc]
+    n = M.shape[2]
+    width = max(3, min(9, n - (1 - n % 2)))
+    D = librosa.feature.delta(M, width=width, axis=-1) if n >= 3 else np.zeros_like(M)
+    return np.concatenate([M.mean(2), M.std(2), D.mean(2), D.std(2)], axis=1)
 
 
 class MFCCBaseline:

@@ -51,6 +51,10 @@ __all__ = [
     "seed_everything",
     "fingerprint",
     "torch_threads",
+    "RECIPES",
+    "QUICK_RECIPE",
+    "train_recipe",
+    "train_recipes",
 ]
 
 
@@ -215,12 +219,29 @@ def fingerprint(data) -> str:
     return h.hexdigest()
 
 
-def _code_version() -> str:
-    """A hash of the source of mirlab.models and this module: new code, new checkpoints."""
-    here = Path(__file__).resolve().parent
+def _source(obj, fallback: str = "") -> str:
+    """The source code of a module, class or function (``fallback`` when there is none,
+    e.g. for a class defined in a notebook)."""
+    import inspect
+
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return fallback
+
+
+def _code_version(model) -> str:
+    """A hash of the code that decides a trained model: the model's module, the shared
+    layers and front end, and the training loop (new code, new checkpoints; edits elsewhere,
+    e.g. to docstrings of other functions or to :data:`RECIPES`, keep the cache valid)."""
+    import sys
+
+    from mirlab.models import base, frontend
+
     h = hashlib.blake2b(digest_size=8)
-    for path in sorted([*(here / "models").glob("*.py"), here / "training.py"]):
-        h.update(path.read_bytes())
+    for text in (_source(sys.modules[type(model).__module__], repr(model)), _source(base),
+                 _source(frontend), _LOOP_SOURCE):
+        h.update(text.encode())
     return h.hexdigest()
 
 
@@ -230,7 +251,7 @@ def _model_config(model: Tagger) -> dict:
 
 
 def _checkpoint_path(model, settings, train_data, valid_data) -> Path:
-    record = {"model": _model_config(model), "settings": settings, "code": _code_version(),
+    record = {"model": _model_config(model), "settings": settings, "code": _code_version(model),
               "train": fingerprint(train_data), "valid": fingerprint(valid_data)}
     key = hashlib.blake2b(json.dumps(record, sort_keys=True, default=repr).encode(),
                           digest_size=10).hexdigest()
@@ -350,7 +371,7 @@ def _validate(model, audio, labels, sr, chunk_seconds, batch_size, device):
 
 
 def _check_train_args(model, chunk_seconds, sr, n_samples, epochs, batch_size, lr, patience,
-                      max_seconds, augment):
+                      max_seconds, augment, schedule="constant"):
     if not isinstance(model, Tagger):
         raise ValueError(f"model must be a mirlab.models.Tagger; got {type(model).__name__}")
     if sr != model.sr:
@@ -364,6 +385,8 @@ def _check_train_args(model, chunk_seconds, sr, n_samples, epochs, batch_size, l
     check_positive_int(batch_size, "batch_size")
     check_positive(lr, "lr")
     check_positive_int(patience, "patience")
+    if schedule not in ("constant", "onecycle"):
+        raise ValueError(f"schedule must be 'constant' or 'onecycle'; got {schedule!r}")
     if max_seconds is not None:
         check_positive(max_seconds, "max_seconds")
     if augment is not None and not callable(augment):
@@ -374,7 +397,8 @@ def _check_train_args(model, chunk_seconds, sr, n_samples, epochs, batch_size, l
 def train(model: Tagger, train, valid, *, epochs: int = 20, chunk_seconds: float = 2.0,
           batch_size: int = 16, lr: float = 3e-3, weight_decay: float = 1e-4,
           patience: int = 4, max_seconds: float | None = None, seed: int = 0,
-          augment=None, device=None, num_threads: int | None = 1, cache: bool = True,
+          schedule: str = "constant", augment=None, device=None,
+          num_threads: int | None = 1, cache: bool = True,
           progress: bool = True, verbose: bool = False) -> History:
     """Train a tagger on random chunks of the training clips; keep the best validated weights.
 
@@ -399,7 +423,7 @@ def train(model: Tagger, train, valid, *, epochs: int = 20, chunk_seconds: float
         Length of the training (and validation) chunks.
     batch_size : int
     lr, weight_decay : float
-        Adam's learning rate and L2 penalty.
+        Adam's learning rate (the peak one with ``schedule="onecycle"``) and L2 penalty.
     patience : int
         Epochs without a better validation ROC-AUC before stopping.
     max_seconds : float or None
@@ -407,6 +431,10 @@ def train(model: Tagger, train, valid, *, epochs: int = 20, chunk_seconds: float
     seed : int
         Seeds torch and the chunk sampler: the same seed, data and settings give the same
         weights on the same machine (without ``max_seconds``).
+    schedule : {'constant', 'onecycle'}
+        Learning rate over training: constant ``lr``, or the one-cycle policy
+        :cite:`Smith2019superconvergence` (warm up to ``lr`` over the first 30 % of the
+        ``epochs``, then anneal to almost zero), which reaches a better model in few epochs.
     augment : callable or None
         ``augment(x, generator) -> x`` on each training batch, e.g.
         ``Compose((RandomGain(6), AddNoise(10, 30), RandomSpeed(2)))``.
@@ -444,10 +472,12 @@ def train(model: Tagger, train, valid, *, epochs: int = 20, chunk_seconds: float
                          f"{model.n_tags} columns; got {train_labels.shape[1]} and "
                          f"{valid_labels.shape[1]}")
     chunk = _check_train_args(model, chunk_seconds, int(train.sr), train_audio.shape[1],
-                              epochs, batch_size, lr, patience, max_seconds, augment)
-    settings = {"epochs": epochs, "chunk_seconds": chunk_seconds, "batch_size": batch_size,
-                "lr": lr, "weight_decay": weight_decay, "patience": patience,
-                "max_seconds": max_seconds, "seed": seed, "augment": repr(augment)}
+                              epochs, batch_size, lr, patience, max_seconds, augment,
+                              schedule)
+    settings = _train_settings(epochs=epochs, chunk_seconds=chunk_seconds,
+                               batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                               patience=patience, max_seconds=max_seconds, seed=seed,
+                               schedule=schedule, augment=augment)
     name = str(_model_config(model).get("name", type(model).__name__))
     path = _checkpoint_path(model, settings, train, valid) if cache else None
     if cache:
@@ -467,6 +497,21 @@ def train(model: Tagger, train, valid, *, epochs: int = 20, chunk_seconds: float
     return history
 
 
+_SETTINGS = ("epochs", "chunk_seconds", "batch_size", "lr", "weight_decay", "patience",
+             "max_seconds", "seed", "schedule", "augment")
+
+
+def _train_settings(**kwargs) -> dict:
+    """The settings of a :func:`train` call that decide its result (part of the cache key);
+    arguments not given take :func:`train`'s defaults."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(train).parameters.items()}
+    settings = {key: kwargs.get(key, defaults[key]) for key in _SETTINGS}
+    settings["augment"] = repr(settings["augment"])
+    return settings
+
+
 def _fit(model, name, train_audio, train_labels, valid_audio, valid_labels, sr, chunk,
          settings, augment, device, progress, verbose) -> History:
     """The training loop of :func:`train` (no caching)."""
@@ -477,6 +522,9 @@ def _fit(model, name, train_audio, train_labels, valid_audio, valid_labels, sr, 
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"],
                                  weight_decay=settings["weight_decay"])
+    steps = settings["epochs"] * math.ceil(len(train_audio) / settings["batch_size"])
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimiser, settings["lr"], steps)
+                 if settings["schedule"] == "onecycle" else None)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     history, best_state, best = History(name=name), None, -math.inf
     start, bs = time.perf_counter(), settings["batch_size"]
@@ -496,6 +544,8 @@ def _fit(model, name, train_audio, train_labels, valid_audio, valid_labels, sr, 
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
             losses.append(loss.item())
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 out_of_time = True
@@ -526,6 +576,203 @@ def _fit(model, name, train_audio, train_labels, valid_audio, valid_labels, sr, 
     return history
 
 
+# --------------------------------------------------------------------------------- recipes
+_ONECYCLE = {"chunk_seconds": 3.0, "lr": 1e-2, "schedule": "onecycle", "batch_size": 16}
+
+#: How the chapters train each model on the corpus tagging data: ``build`` arguments
+#: (``scale``) and :func:`train` arguments. Sized for 2 CPU cores (one thread per model).
+RECIPES = {
+    "linear": {"scale": 1.0, "epochs": 15, **_ONECYCLE, "patience": 15},
+    "fcn": {"scale": 1.0, "epochs": 45, **_ONECYCLE, "patience": 45},
+    "musicnn": {"scale": 1.0, "epochs": 15, **_ONECYCLE, "patience": 15, "batch_size": 32},
+    "samplecnn": {"scale": 0.5, "epochs": 12, **_ONECYCLE, "patience": 12,
+                  "chunk_seconds": 2.0},
+    "samplecnn_se": {"scale": 0.5, "epochs": 12, **_ONECYCLE, "patience": 12,
+                     "chunk_seconds": 2.0},
+    "crnn": {"scale": 1.0, "epochs": 20, **_ONECYCLE, "patience": 20, "batch_size": 32},
+    "attention": {"scale": 1.0, "epochs": 25, **_ONECYCLE, "patience": 25},
+}
+
+#: The quick test mode of every recipe: a tiny model, one short epoch (seconds).
+QUICK_RECIPE = {"scale": 0.5, "epochs": 1, "max_seconds": 3.0}
+
+
+def train_recipe(name: str, train_set, valid_set, *, quick: bool = False, seed: int = 0,
+                 augment=None, cache: bool = True, progress: bool = True, **overrides):
+    """Build model ``name`` and train it with its :data:`RECIPES` entry (cached).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RECIPES` (one of :data:`mirlab.models.MODELS`).
+    train_set, valid_set : TaggingDataset
+        Training and validation clips, as ``train`` and ``valid`` in :func:`train`.
+    quick : bool
+        Apply :data:`QUICK_RECIPE` on top (the chapters' quick test mode).
+    seed : int
+        Seeds the initial weights and the training.
+    augment : callable or None
+        Waveform augmentation (see :func:`train`).
+    cache, progress : bool
+        As in :func:`train`.
+    **overrides
+        Any :func:`train` argument or ``scale``, replacing the recipe's value.
+
+    Returns
+    -------
+    model : Tagger
+        The trained model, in evaluation mode.
+    history : History
+    """
+    from mirlab.models import build
+
+    if name not in RECIPES:
+        raise ValueError(f"name must be one of {sorted(RECIPES)}; got {name!r}")
+    recipe = {**RECIPES[name], **(QUICK_RECIPE if quick else {}), **overrides}
+    unknown = set(recipe) - {"scale"} - set(train_parameters())
+    if unknown:
+        raise ValueError(f"unknown recipe settings {sorted(unknown)}; expected 'scale' or "
+                         f"arguments of train(): {sorted(train_parameters())}")
+    scale = recipe.pop("scale")
+    n_tags = np.asarray(train_set.labels).shape[1]
+    model = build(name, n_tags, sr=int(train_set.sr), scale=scale, seed=seed)
+    history = train(model, train_set, valid_set, seed=seed, augment=augment, cache=cache,
+                    progress=progress, **recipe)
+    return model, history
+
+
+def train_parameters() -> list[str]:
+    """The keyword arguments :func:`train` accepts (what a recipe may set)."""
+    import inspect
+
+    return [p for p in inspect.signature(train).parameters if p not in ("model", "train",
+                                                                      "valid")]
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initialiser: end this process when its parent ends (e.g. a kernel restart),
+    instead of training on as an orphan."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _train_in_worker(name, folder, quick, seed, overrides):
+    """Worker process of :func:`train_recipes`: train one recipe into the checkpoint cache."""
+    import types
+
+    def load(part):
+        return types.SimpleNamespace(
+            audio=np.load(Path(folder) / f"{part}-audio.npy", mmap_mode="r"),
+            labels=np.load(Path(folder) / f"{part}-labels.npy"),
+            sr=int(np.load(Path(folder) / "sr.npy")))
+
+    _, history = train_recipe(name, load("train"), load("valid"), quick=quick, seed=seed,
+                              progress=False, **overrides)
+    return history.total_seconds
+
+
+def train_recipes(jobs, train_set, valid_set, *, quick: bool = False, seed: int = 0,
+                  workers: int | None = None, progress: bool = True, **overrides) -> dict:
+    """Train several :data:`RECIPES` at once, in parallel processes on a multi-core CPU.
+
+    Each model trains in its own process with one torch thread (on a 2-core machine two
+    models train in the time of one); the weights pass through the checkpoint cache, so
+    a model trained before is loaded, not trained again. In a script (not in a notebook),
+    call it under ``if __name__ == "__main__":``, as for any ``multiprocessing`` code.
+
+    Parameters
+    ----------
+    jobs : sequence of str, or dict
+        Keys of :data:`RECIPES`, or a dict ``label -> name`` or ``label -> (name, settings)``
+        where ``settings`` are extra :func:`train_recipe` arguments for that job (e.g.
+        ``{"fcn + augmentation": ("fcn", {"augment": ...})}``).
+    train_set, valid_set : TaggingDataset
+    quick, seed, **overrides
+        As in :func:`train_recipe` (for every job).
+    workers : int or None
+        Processes to use; None: one per CPU core (at most 4), or 1 when a GPU is present.
+        With 1 (or ``cache=False``) everything runs in this process.
+    progress : bool
+        One progress bar over the models (and each model's summary line).
+
+    Returns
+    -------
+    dict
+        ``label -> (model, History)``, in the order of ``jobs``.
+    """
+    jobs = _recipe_jobs(jobs, overrides)
+    if workers is None:
+        workers = 1 if default_device() != "cpu" else min(4, os.cpu_count() or 1)
+    workers = min(check_positive_int(workers, "workers"), len(jobs))
+    todo = [job for job in jobs.values()
+            if not _is_cached(*job, train_set, valid_set, quick, seed)]
+    if workers > 1 and len(todo) > 1 and overrides.get("cache", True):  # via the cache
+        _train_in_workers(todo, train_set, valid_set, quick, seed, workers, progress)
+    return {label: train_recipe(name, train_set, valid_set, quick=quick, seed=seed,
+                                progress=progress, **settings)
+            for label, (name, settings) in jobs.items()}
+
+
+def _recipe_jobs(jobs, overrides: dict) -> dict:
+    """``label -> (name, settings)`` from the ``jobs`` argument of :func:`train_recipes`."""
+    if not isinstance(jobs, dict):
+        jobs = {name: name for name in jobs}
+    out = {}
+    for label, job in jobs.items():
+        name, settings = (job, {}) if isinstance(job, str) else job
+        if name not in RECIPES:
+            raise ValueError(f"jobs must name keys of RECIPES {sorted(RECIPES)}; got {name!r}")
+        out[label] = (name, {**overrides, **settings})
+    if not out:
+        raise ValueError("jobs must name at least one recipe; got none")
+    return out
+
+
+def _train_in_workers(todo, train_set, valid_set, quick, seed, workers, progress) -> None:
+    """Train the ``(name, settings)`` jobs in ``workers`` processes (into the cache)."""
+    import concurrent.futures
+    import multiprocessing
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=cache_dir("models")) as folder:
+        for part, data in (("train", train_set), ("valid", valid_set)):
+            np.save(Path(folder) / f"{part}-audio.npy", np.asarray(data.audio))
+            np.save(Path(folder) / f"{part}-labels.npy", np.asarray(data.labels))
+        np.save(Path(folder) / "sr.npy", np.asarray(int(train_set.sr)))
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_exit_with_parent,
+                initargs=(os.getpid(),)) as pool:
+            futures = [pool.submit(_train_in_worker, name, folder, quick, seed, settings)
+                       for name, settings in todo]
+            for future in tqdm(concurrent.futures.as_completed(futures), total=len(futures),
+                               desc=f"training {len(futures)} models in {workers} processes",
+                               disable=progress_disabled(progress)):
+                future.result()  # re-raises a worker's error here
+
+
+def _is_cached(name, overrides, train_set, valid_set, quick, seed) -> bool:
+    """Whether :func:`train_recipe` would load ``name`` from the checkpoint cache."""
+    from mirlab.models import build
+
+    recipe = {**RECIPES[name], **(QUICK_RECIPE if quick else {}), **overrides}
+    scale = recipe.pop("scale")
+    model = build(name, np.asarray(train_set.labels).shape[1], sr=int(train_set.sr),
+                  scale=scale, seed=seed)
+    settings = _train_settings(seed=seed, **recipe)
+    return _checkpoint_path(model, settings, train_set, valid_set).is_file()
+
+
+#: Source of the training loop, read once at import (part of every checkpoint's key).
+_LOOP_SOURCE = "".join(_source(f) for f in (_fit, _random_chunks, _validate, predict))
+
+
 # ---------------------------------------------------------------------------- command line
 def _parser():
     import argparse
@@ -538,13 +785,14 @@ def _parser():
     p.add_argument("--model", choices=sorted(MODELS), default="fcn")
     p.add_argument("--scale", type=float, default=1.0, help="width multiplier (4-8 on a GPU)")
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--n-clips", type=int, default=1200)
+    p.add_argument("--n-clips", type=int, default=2400)
     p.add_argument("--clip-seconds", type=float, default=5.0)
     p.add_argument("--chunk-seconds", type=float, default=2.0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--patience", type=int, default=5)
     p.add_argument("--max-seconds", type=float, default=None)
+    p.add_argument("--schedule", choices=["constant", "onecycle"], default="onecycle")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--no-cache", action="store_true", help="train even if cached")
@@ -568,7 +816,8 @@ def main(argv=None) -> dict:
           f"{len(train_set.audio)} training clips")
     train(model, train_set, valid_set, epochs=args.epochs, chunk_seconds=args.chunk_seconds,
           batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-          max_seconds=args.max_seconds, seed=args.seed, device=args.device,
+          max_seconds=args.max_seconds, seed=args.seed, schedule=args.schedule,
+          device=args.device,
           cache=not args.no_cache, verbose=True)
     scores = evaluate(model, test_set, chunk_seconds=args.chunk_seconds, device=args.device)
     print(f"test ROC-AUC {scores['roc_auc']:.3f}, PR-AUC {scores['pr_auc']:.3f}")

@@ -75,3 +75,25 @@ def test_single_label_mode(rng):
     assert np.mean(model.predict(None, features=X) == y) > 0.9
     with pytest.raises(ValueError, match="y must"):
         MFCCBaseline().fit(None, y[:5], features=X)
+
+
+def test_batched_features_equal_the_clip_by_clip_statistics(small, rng):
+    real = small.audio[:6]
+    loop = np.stack([mfcc_statistics(y, small.sr) for y in real])
+    np.testing.assert_allclose(mfcc_features(real, small.sr, batch_size=4), loop,
+                               rtol=1e-5, atol=1e-4)
+    noise = (rng.standard_normal((3, 5000)) * np.array([[1e-3], [1.0], [30.0]])).astype(
+        np.float32)
+    loop = np.stack([mfcc_statistics(y, 16000, n_mfcc=13) for y in noise])
+    np.testing.assert_allclose(mfcc_features(noise, 16000, n_mfcc=13), loop,
+                               rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="batch_size"):
+        mfcc_features(noise, 16000, batch_size=0)
+
+
+def test_mfcc_benchmark_runs_and_agrees():
+    from benchmarks import baselines as bench
+
+    rows = bench.run(rounds=1, n_clips=3, progress=False)
+    assert rows[0]["ratio"] == 1.0 and rows[1]["max_abs_diff"] < 1e-3
+    assert "| baselines.mfcc_features (batches of 64) |" in bench.markdown(rows)

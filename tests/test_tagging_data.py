@@ -188,15 +188,17 @@ def test_missing_musescore_soundfont_says_what_to_install(monkeypatch):
 
 
 def test_transfer_task_draws_n_per_class():
-    task = tagging.load_transfer_task("n_families", n_pool=4, n_test=3, clip_seconds=2.0,
+    task = tagging.load_transfer_task("ensemble", n_pool=4, n_test=3, clip_seconds=2.0,
                                       progress=False)
     assert task.audio.shape == (3 * 7, 32000) and task.audio.dtype == np.float32
     assert np.bincount(task.y[task.test_index]).tolist() == [3, 3, 3]
     idx = task.draw(2, random_state=0)
     assert np.bincount(task.y[idx]).tolist() == [2, 2, 2] and set(task.split[idx]) == {"pool"}
     np.testing.assert_array_equal(idx, task.draw(2, random_state=0))
-    for m, label in zip(task.meta, task.y, strict=True):  # label: how many families play
-        assert len({tr["family"] for tr in m["tracks"]}) == (1, 2, 4)[label]
+    for m, label in zip(task.meta, task.y, strict=True):  # label: the ensemble's size
+        assert m["ensemble"] == ("solo", "small_ensemble", "full_ensemble")[label]
+        n_parts = len({tr["part"] for tr in m["tracks"]})
+        assert len(m["tracks"]) == (n_parts, n_parts, 2 * n_parts + 1)[label]
     pool = {m["piece_id"] for m in task.meta if m["split"] == "pool"}
     assert not pool & {m["piece_id"] for m in task.meta if m["split"] == "test"}
     with pytest.raises(ValueError, match="n_per_class"):

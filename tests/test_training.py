@@ -232,3 +232,56 @@ def test_command_line_trains_and_reports(monkeypatch, cache, capsys):
     assert "linear (scale 2.0)" in out and "test ROC-AUC" in out
     assert 0.0 <= scores["roc_auc"] <= 1.0
     assert len(list((cache / "models").glob("linear-*.pt"))) == 1
+
+
+# ------------------------------------------------------------------ schedules and recipes
+def test_onecycle_schedule_changes_training_and_is_checked(data):
+    constant = quick(models.build("linear", 3, sr=SR, seed=0), data, schedule="constant")
+    cycled = quick(models.build("linear", 3, sr=SR, seed=0), data, schedule="onecycle")
+    assert constant.train_loss != cycled.train_loss
+    with pytest.raises(ValueError, match="schedule must be 'constant' or 'onecycle'"):
+        quick(models.build("linear", 3, sr=SR), data, schedule="cosine")
+
+
+def test_every_model_has_a_recipe_with_train_arguments():
+    assert set(training.RECIPES) == set(models.MODELS)
+    allowed = set(training.train_parameters()) | {"scale"}
+    for name, recipe in training.RECIPES.items():
+        assert set(recipe) <= allowed, name
+    with pytest.raises(ValueError, match="unknown recipe settings"):
+        training.train_recipe("linear", tones(8, 0), tones(4, 1), quick=True, learning_rate=1.0)
+
+
+def test_train_recipe_builds_and_caches(data, cache):
+    model, history = training.train_recipe("linear", *data, quick=True, chunk_seconds=0.6,
+                                           progress=False)
+    assert model.n_tags == 3 and not history.from_cache
+    assert model.config["scale"] == training.QUICK_RECIPE["scale"]
+    again, cached = training.train_recipe("linear", *data, quick=True, chunk_seconds=0.6,
+                                          progress=False)
+    assert cached.from_cache
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="name must be one of"):
+        training.train_recipe("resnet", *data)
+
+
+@pytest.mark.filterwarnings("ignore::mirlab.metrics.SingleClassWarning")
+def test_train_recipes_in_worker_processes_equals_in_process(data, cache):
+    jobs = {"linear": "linear", "fcn": "fcn", "fcn, 2 epochs": ("fcn", {"epochs": 2})}
+    options = {"quick": True, "chunk_seconds": 1.0, "max_seconds": None, "progress": False}
+    parallel = training.train_recipes(jobs, *data, workers=2, **options)
+    assert list(parallel) == list(jobs)
+    assert all(history.from_cache for _, history in parallel.values())  # via the cache
+    assert [len(parallel[k][1].epochs) for k in jobs] == [1, 1, 2]
+    for label, job in jobs.items():
+        name, settings = (job, {}) if isinstance(job, str) else job
+        fresh, history = training.train_recipe(name, *data, cache=False, **options, **settings)
+        assert not history.from_cache
+        for a, b in zip(parallel[label][0].state_dict().values(),
+                        fresh.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="jobs must name keys of RECIPES"):
+        training.train_recipes(["resnet"], *data)
+    with pytest.raises(ValueError, match="at least one recipe"):
+        training.train_recipes([], *data)

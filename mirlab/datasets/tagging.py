@@ -14,9 +14,10 @@ How a clip is made
    the transfer tasks of :func:`load_transfer_task`).
 2. An orchestration: a folk tune is played *solo*; a Bach chorale by one polyphonic
    instrument (*solo*), by four instruments, one per part, from one to four families
-   (*small_ensemble*), or by every part doubled plus the bass an octave lower
-   (*full_ensemble*). Programs vary within each family (e.g. ``brass`` is trumpet, trombone,
-   tuba, French horn or a brass section), each family gets its own level (0 to -8 dB).
+   (*small_ensemble*), or by every part doubled plus the bass line an octave lower
+   (*full_ensemble*; on a bass, or on strings, organ or piano when they already play).
+   Programs vary within each family (e.g. ``brass`` is trumpet, trombone, tuba, French horn
+   or a brass section), each family gets its own level (0 to -6 dB).
 3. A tempo: the beat rate is drawn from slow (50-72 beats per minute), moderate (84-116) or
    fast (132-176), and a transposition from -4 to +4 semitones; a window of ``clip_seconds``
    is cut from the re-timed notes.
@@ -65,7 +66,7 @@ from mirlab._files import atomic_write_bytes, sha256_file
 from mirlab.datasets import corpus
 
 FAMILIES = {  # General-MIDI programs (0-based) of each instrument family
-    "piano": (0, 1, 2, 4, 5),
+    "piano": (0, 1, 2, 3),  # acoustic pianos (electric pianos sound like mallets)
     "mallets": (8, 9, 11, 12, 13),
     "organ": (16, 17, 18, 19, 20),
     "guitar": (24, 25, 26, 27),
@@ -274,7 +275,8 @@ def _orchestrate(collection: str, n_parts: int, rng, ensemble: str | None = None
             others = [f for f in families if f != assign[p] and f != "bass"] or [assign[p]]
             fam = str(rng.choice(others))
             tracks.append(dict(part=p, family=fam, program=_pick_program(fam, rng), octave=0))
-        low = str(rng.choice(["bass", "strings", "organ", "piano"]))
+        low = str(rng.choice(["bass", *[f for f in ("strings", "organ", "piano")
+                                        if f in families]]))  # no new family hidden below
         tracks.append(dict(part=n_parts - 1, family=low, program=_pick_program(low, rng),
                            octave=-1))
     return ensemble, tracks
@@ -302,13 +304,13 @@ def _design_clip(piece_id: str, rng, clip_seconds: float, ensemble=None, n_famil
     factor = bpm * period / 60.0
     families = sorted({t["family"] for t in tracks})
     for fam in families:
-        gain = float(rng.uniform(-8.0, 0.0))
+        gain = float(rng.uniform(-6.0, 0.0))
         for t in tracks:
             if t["family"] == fam:
                 t["gain_db"] = round(gain + float(rng.uniform(-1.0, 1.0)), 2)
     end = float(np.max(truth["offset"])) / factor
     start = float(rng.uniform(0.0, max(0.0, end - clip_seconds)))
-    effects = dict(highpass=float(rng.choice([0.0, rng.uniform(60, 400)])),
+    effects = dict(highpass=float(rng.choice([0.0, rng.uniform(40, 200)])),
                    lowpass=float(rng.choice([0.0, rng.uniform(2500, 7000)])),
                    rt60=float(rng.uniform(0.2, 1.2)), wet=float(rng.uniform(0.0, 0.4)),
                    snr_db=float(rng.uniform(20.0, 45.0)), noise=str(rng.choice(["white", "pink"])),
@@ -484,10 +486,13 @@ def _render_clips(metas: list[dict], sr: int, soundfont: str, progress: bool,
 # --- cache ---------------------------------------------------------------------------------------
 
 def _code_sha256() -> str:
-    """sha256 of the code that decides the clips' designs, tags and samples."""
-    return corpus._code_sha256(_pick_program, _orchestrate, _beat_period, _design_clip,
+    """sha256 of the code and constants that decide the clips' designs, tags and samples."""
+    code = corpus._code_sha256(_pick_program, _orchestrate, _beat_period, _design_clip,
                                _clip_notes, _clip_tags, _Synth.render, _render_fallback, _pink,
                                apply_effects, _render_clips, design_clips, _design_transfer)
+    constants = json.dumps([FAMILIES, TAGS, TEMPO_RANGES, POLYPHONIC, MIN_SOUNDING,
+                            _PIECE_SHARES], sort_keys=True)
+    return hashlib.sha256((code + constants).encode()).hexdigest()
 
 
 def _renderer_fingerprint(soundfont: str) -> dict:
@@ -562,7 +567,10 @@ def _bad(manifest: Path, problem: str):
 
 # --- public loaders ------------------------------------------------------------------------------
 
-def design_clips(n_clips: int = 1200, clip_seconds: float = 5.0, seed: int = 0) -> list[dict]:
+#: Default number of corpus clips: 1,680 for training, 240 for validation, 480 for testing.
+N_CLIPS = 2400
+
+def design_clips(n_clips: int = N_CLIPS, clip_seconds: float = 5.0, seed: int = 0) -> list[dict]:
     """The designs (metadata, without audio) of the corpus tagging dataset's clips.
 
     70 % of the clips come from training pieces, 10 % validation, 20 % test; within a split
@@ -589,7 +597,7 @@ def design_clips(n_clips: int = 1200, clip_seconds: float = 5.0, seed: int = 0) 
     return metas
 
 
-def load_tagging_dataset(name: str = "corpus", *, n_clips: int = 1200,
+def load_tagging_dataset(name: str = "corpus", *, n_clips: int = N_CLIPS,
                          clip_seconds: float = 5.0, sr: int = 16000, soundfont="default",
                          splits=SPLITS, seed: int = 0, progress: bool = True,
                          data_home=None) -> TaggingDataset:
@@ -602,7 +610,7 @@ def load_tagging_dataset(name: str = "corpus", *, n_clips: int = 1200,
         others read a real dataset downloaded beforehand with
         :func:`mirlab.datasets.load_dataset` (Colab).
     n_clips : int
-        Number of corpus clips (at least 3); 1,200 clips of 5 s at 16 kHz hold 384 MB of
+        Number of corpus clips (at least 3); 2,400 clips of 5 s at 16 kHz hold 768 MB of
         float32 audio. For the real datasets, the number of tracks to read per split is not
         limited by default; ``n_clips`` caps the total (spread over the splits).
     clip_seconds : float
@@ -746,11 +754,12 @@ TRANSFER_TASKS = {
                       "programs, levels, tempo and effects vary. A grouping of instrument "
                       "families that is no single tag: a tagger's timbre detectors should "
                       "separate it from a few examples better than average MFCCs."),
-    "n_families": (["one_family", "two_families", "four_families"],
-                   "How many instrument families play a chorale: one, two, or four (four "
-                   "parts, one instrument each; random families, programs, levels and "
-                   "tempo). A count of sources: the tagger's instrument detectors see it, "
-                   "the clip's average spectrum hardly does."),
+    "ensemble": (["solo", "quartet", "full_ensemble"],
+                 "How large the ensemble playing a chorale is: one polyphonic instrument, four "
+                 "instruments (one per part, one to four families), or every part doubled with "
+                 "a bass an octave lower; families, programs, levels, tempo and effects vary. "
+                 "The nearest task to the source tags (which include ensemble tags), on pieces "
+                 "the tagger never heard: the case where transfer should help most."),
 }
 
 
@@ -851,8 +860,8 @@ def _design_transfer(name: str, label: int, piece_id: str, rng, clip_seconds: fl
         families = (None, ["strings"], winds, ["voices"])[label]
         return _design_clip(piece_id, rng, clip_seconds, ensemble="small_ensemble",
                             families=families)
-    return _design_clip(piece_id, rng, clip_seconds, ensemble="small_ensemble",
-                        n_families=(1, 2, 4)[label])
+    return _design_clip(piece_id, rng, clip_seconds,
+                        ensemble=("solo", "small_ensemble", "full_ensemble")[label])
 
 
 def _transfer_sources(name: str, label: int):
@@ -868,7 +877,7 @@ def load_transfer_task(name: str, *, n_pool: int = 40, n_test: int = 60,
 
     Parameters
     ----------
-    name : {"collection", "orchestration", "n_families"}
+    name : {"collection", "orchestration", "ensemble"}
         The task.
     n_pool, n_test : int
         Clips per class in the labelled pool and in the test set.
@@ -926,3 +935,108 @@ def load_transfer_task(name: str, *, n_pool: int = 40, n_test: int = 60,
     return TransferTask(name=name, classes=list(classes), description=description,
                         audio=audio, sr=sr, y=np.array([m["label"] for m in metas]),
                         split=np.array([m["split"] for m in metas]), meta=metas)
+
+
+# --- one passage, several orchestrations (the texture-bias demo) -------------------------------
+
+def _orchestration_tracks(item, n_parts: int, seed: int) -> tuple[str, list[dict]]:
+    """Ensemble tag and tracks of one orchestration: a family name (one instrument plays every
+    part: ``solo``) or one family per part (``small_ensemble``). A family always gets the same
+    program for a given ``seed``, whichever orchestration it appears in."""
+    families = [item] * n_parts if isinstance(item, str) else [str(f) for f in item]
+    if len(families) != n_parts:
+        raise ValueError(f"orchestrations: each item must be a family name or a list of "
+                         f"{n_parts} families (one per part); got {item!r}")
+    for fam in families:
+        check_choice(fam, "orchestrations", FAMILIES)
+
+    def program(fam):
+        return _pick_program(fam, np.random.default_rng([seed, INSTRUMENT_TAGS.index(fam)]))
+
+    tracks = [dict(part=p, family=f, program=program(f), octave=0, gain_db=0.0)
+              for p, f in enumerate(families)]
+    return ("solo" if isinstance(item, str) else "small_ensemble"), tracks
+
+
+def render_orchestrations(piece_id: str, orchestrations, *, tempo_class: str = "moderate",
+                          clip_seconds: float = 5.0, sr: int = 16000, soundfont="default",
+                          seed: int = 0, progress: bool = False) -> TaggingDataset:
+    """Render the opening of one piece under several orchestrations: same notes, other sounds.
+
+    Every clip has the same notes, tempo, transposition, window (the first ``clip_seconds``
+    of the re-timed piece) and effects; only the instruments change, all at the same level.
+    A tagger whose tempo scores move with the instruments uses timbre (texture) as a shortcut
+    for what the score decides, the texture bias of CNNs :cite:`Geirhos2019texture`.
+
+    Parameters
+    ----------
+    piece_id : str
+        A corpus piece (:func:`mirlab.datasets.list_pieces`).
+    orchestrations : sequence
+        Each item is a family name of :data:`FAMILIES` (one instrument of that family plays
+        every part, tagged ``solo``) or a list with one family per part of the piece (tagged
+        ``small_ensemble``).
+    tempo_class : {"slow", "moderate", "fast"}
+        The beat rate is drawn from this range of :data:`TEMPO_RANGES` (tags ``slow``/``fast``).
+    clip_seconds : float
+        Length of the clips.
+    sr : int
+        Sample rate in Hz.
+    soundfont : {"default", "musescore"} or path
+        As in :func:`load_tagging_dataset`.
+    seed : int
+        Seed of the tempo, transposition, effects and programs (the same for every clip).
+    progress : bool
+        Show a progress bar while rendering (cached afterwards).
+
+    Returns
+    -------
+    TaggingDataset
+        One clip per orchestration (split ``"test"``), tags in :data:`TAGS`; ``meta[i]``
+        holds the design and ``"orchestration"``, a readable name.
+
+    Examples
+    --------
+    >>> ds = render_orchestrations("bach/bwv66.6", ["piano", ["strings"] * 4],
+    ...                            tempo_class="slow")  # doctest: +SKIP
+    >>> ds.labels.shape  # doctest: +SKIP
+    (2, 15)
+    """
+    check_choice(tempo_class, "tempo_class", TEMPO_RANGES)
+    clip_seconds = check_positive(clip_seconds, "clip_seconds")
+    sr = check_sr(sr)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    items = [o if isinstance(o, str) else [str(f) for f in o] for o in orchestrations]
+    if not items:
+        raise ValueError("orchestrations must hold at least one orchestration; got none")
+    n_parts = int(corpus._ground_truth(piece_id)["n_parts"])
+    designs = [_orchestration_tracks(item, n_parts, seed) for item in items]
+    if not (isinstance(soundfont, str) and soundfont in SOUNDFONTS):
+        soundfont_file(soundfont)
+    params = {"format": _FORMAT, "code": _code_sha256(), "piece_id": piece_id,
+              "items": items, "tempo_class": tempo_class, "clip_seconds": clip_seconds,
+              "sr": sr, "seed": seed, "synth": _renderer_fingerprint(soundfont),
+              "orchestration_code": corpus._code_sha256(_orchestration_tracks,
+                                                        render_orchestrations)}
+
+    def build():
+        base = _design_clip(piece_id, np.random.default_rng(seed), clip_seconds,
+                            tempo_class=tempo_class)
+        metas = []
+        for item, (ensemble, tracks) in zip(items, designs, strict=True):
+            name = (item if isinstance(item, str) else f"{len(item)} x {item[0]}"
+                    if len(set(item)) == 1 else " + ".join(item))
+            meta = dict(base, ensemble=ensemble, tracks=tracks, start=0.0, split="test",
+                        orchestration=name)
+            metas.append(dict(meta, tags=_clip_tags(meta)))
+        return _render_clips(metas, sr, soundfont, progress, "rendering orchestrations"), metas
+
+    q, metas = _cached("orchestrations", params, build, progress)
+    labels = np.array([[t in m["tags"] for t in TAGS] for m in metas], dtype=np.float32)
+    for m in metas:
+        m["soundfont"] = str(soundfont)
+        m["programs"] = [tr["program"] for tr in m["tracks"]]
+        m["families"] = sorted({t["family"] for t in m["tracks"]} & set(m["tags"]))
+    return TaggingDataset(audio=_to_float(q), sr=sr, labels=labels.reshape(len(metas), len(TAGS)),
+                          tags=list(TAGS), split=np.array(["test"] * len(metas)), meta=metas,
+                          name=f"orchestrations of {piece_id} ({soundfont} soundfont)")

@@ -63,7 +63,7 @@ class FCN(Tagger):
     n_tags : int
     sr : int
     scale : float
-        Width multiplier (1: 16-32-32-64 channels; 4 for a GPU).
+        Width multiplier (1: 16-32-64-128 channels; 4 for a GPU).
     n_mels : int
     dropout : float
     n_fft, hop_length : int
@@ -81,7 +81,7 @@ class FCN(Tagger):
         super().__init__(n_tags, sr)
         self.melspec = LogMel(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
         self.input_norm = nn.BatchNorm2d(1)
-        widths = [scaled(w, scale) for w in (16, 32, 32, 64)]
+        widths = [scaled(w, scale) for w in (16, 32, 64, 128)]
         self.blocks = nn.ModuleList(
             conv2d_block(c_in, c_out, (2, 2))
             for c_in, c_out in zip([1, *widths[:-1]], widths, strict=True))
