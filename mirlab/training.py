@@ -583,7 +583,7 @@ _ONECYCLE = {"chunk_seconds": 3.0, "lr": 1e-2, "schedule": "onecycle", "batch_si
 #: (``scale``) and :func:`train` arguments. Sized for 2 CPU cores (one thread per model).
 RECIPES = {
     "linear": {"scale": 1.0, "epochs": 15, **_ONECYCLE, "patience": 15},
-    "fcn": {"scale": 1.0, "epochs": 45, **_ONECYCLE, "patience": 45},
+    "fcn": {"scale": 1.0, "epochs": 60, **_ONECYCLE, "patience": 60},
     "musicnn": {"scale": 1.0, "epochs": 15, **_ONECYCLE, "patience": 15, "batch_size": 32},
     "samplecnn": {"scale": 0.5, "epochs": 12, **_ONECYCLE, "patience": 12,
                   "chunk_seconds": 2.0},
