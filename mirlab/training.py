@@ -624,6 +624,14 @@ def train_recipe(name: str, train_set, valid_set, *, quick: bool = False, seed: 
         The trained model, in evaluation mode.
     history : History
     """
+    model, recipe = _recipe_model(name, train_set, quick, seed, overrides)
+    history = train(model, train_set, valid_set, seed=seed, augment=augment, cache=cache,
+                    progress=progress, **recipe)
+    return model, history
+
+
+def _recipe_model(name, train_set, quick, seed, overrides):
+    """The untrained model of a recipe and the :func:`train` arguments to train it with."""
     from mirlab.models import build
 
     if name not in RECIPES:
@@ -635,10 +643,7 @@ def train_recipe(name: str, train_set, valid_set, *, quick: bool = False, seed: 
                          f"arguments of train(): {sorted(train_parameters())}")
     scale = recipe.pop("scale")
     n_tags = np.asarray(train_set.labels).shape[1]
-    model = build(name, n_tags, sr=int(train_set.sr), scale=scale, seed=seed)
-    history = train(model, train_set, valid_set, seed=seed, augment=augment, cache=cache,
-                    progress=progress, **recipe)
-    return model, history
+    return build(name, n_tags, sr=int(train_set.sr), scale=scale, seed=seed), recipe
 
 
 def train_parameters() -> list[str]:
@@ -759,12 +764,7 @@ def _train_in_workers(todo, train_set, valid_set, quick, seed, workers, progress
 
 def _is_cached(name, overrides, train_set, valid_set, quick, seed) -> bool:
     """Whether :func:`train_recipe` would load ``name`` from the checkpoint cache."""
-    from mirlab.models import build
-
-    recipe = {**RECIPES[name], **(QUICK_RECIPE if quick else {}), **overrides}
-    scale = recipe.pop("scale")
-    model = build(name, np.asarray(train_set.labels).shape[1], sr=int(train_set.sr),
-                  scale=scale, seed=seed)
+    model, recipe = _recipe_model(name, train_set, quick, seed, overrides)
     settings = _train_settings(seed=seed, **recipe)
     return _checkpoint_path(model, settings, train_set, valid_set).is_file()
 
