@@ -1,4 +1,4 @@
-"""Benchmark ``mirlab.baselines.mfcc_features`` (batched) against librosa clip by clip.
+"""Benchmark ``mirlab.tagging.baselines.mfcc_features`` (batched) against librosa clip by clip.
 
 The tagging and transfer chapters compute MFCC statistics (mean and standard deviation of 20
 MFCCs and of their deltas) for thousands of clips of 5 s at 16 kHz. ``mfcc_statistics`` calls
@@ -27,7 +27,7 @@ def run(rounds: int = 3, n_clips: int = N_CLIPS, progress: bool = True) -> list[
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
-    from mirlab import baselines
+    from mirlab.tagging import baselines
 
     audio = np.random.default_rng(0).standard_normal((n_clips, int(SECONDS * SR)))
     audio = (0.1 * audio).astype(np.float32)

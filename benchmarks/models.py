@@ -1,4 +1,4 @@
-"""Benchmark the taggers of ``mirlab.models``: size and cost of a training step.
+"""Benchmark the taggers of ``mirlab.nn.models``: size and cost of a training step.
 
 For every model: trainable parameters, the time of one training step (forward, backward and
 Adam update) on a batch of 16 chunks of 2 s at 16 kHz, with 1 and with 2 torch threads, and
@@ -49,7 +49,7 @@ def run(rounds: int = 5, threads=(1, 2), progress: bool = True) -> list[dict]:
     import torch
     from tqdm.auto import tqdm
 
-    from mirlab import models
+    from mirlab.nn import models
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(BATCH, int(SR * SECONDS), generator=g) * 0.1
@@ -90,7 +90,7 @@ def frontend(rounds: int = 5) -> dict:
     from threadpoolctl import threadpool_limits
 
     from mirlab import features
-    from mirlab.models import LogMel
+    from mirlab.nn.models import LogMel
 
     y = np.random.default_rng(0).standard_normal((BATCH, int(SR * SECONDS))).astype(np.float32)
     layer, xt = LogMel(SR), torch.from_numpy(y)
@@ -129,7 +129,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main() -> None:
     rows = run()
-    print(f"\n## mirlab.models: one training step on {BATCH} x {SECONDS:g} s at {SR} Hz "
+    print(f"\n## mirlab.nn.models: one training step on {BATCH} x {SECONDS:g} s at {SR} Hz "
           "(forward + backward + Adam), best of 5 alternating rounds\n")
     print(markdown(rows))
     times = frontend()

@@ -1,4 +1,5 @@
-"""Benchmark ``mirlab.nmf`` against scikit-learn's and libfmp's multiplicative-update NMF.
+"""Benchmark ``mirlab.transcription.nmf``
+against scikit-learn's and libfmp's multiplicative-update NMF.
 
 The problem has the size of a piano transcription: ``V`` is 1025 x 2600 (a 2048-point STFT of
 about a minute at hop 512, here a random non-negative matrix stored in float64, as a
@@ -39,7 +40,7 @@ def _solvers(V, W0, H0, n_iter):
     import libfmp.c8
     from sklearn.decomposition import non_negative_factorization
 
-    from mirlab.nmf import nmf
+    from mirlab.transcription.nmf import nmf
 
     rank = W0.shape[1]
 
@@ -66,10 +67,10 @@ def _solvers(V, W0, H0, n_iter):
         ("scikit-learn mu", "euclidean", sk("frobenius", np.float64)),
         ("scikit-learn mu (float32)", "euclidean", sk("frobenius", np.float32)),
         ("libfmp.c8.nmf", "euclidean", fmp),
-        ("mirlab.nmf", "euclidean", ours("euclidean")),
+        ("mirlab.transcription.nmf", "euclidean", ours("euclidean")),
         ("scikit-learn mu", "kl", sk("kullback-leibler", np.float64)),
         ("scikit-learn mu (float32)", "kl", sk("kullback-leibler", np.float32)),
-        ("mirlab.nmf", "kl", ours("kl")),
+        ("mirlab.transcription.nmf", "kl", ours("kl")),
     ]
 
 
@@ -117,6 +118,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main(n_iter: int = 20) -> None:
     rows = run(n_iter)
-    print(f"\n## mirlab.nmf vs scikit-learn and libfmp: V {SHAPE[0]} x {SHAPE[1]}, rank {RANK}, "
+    print(f"\n## mirlab.transcription.nmf vs scikit-learn and libfmp: V {SHAPE[0]} x {SHAPE[1]}, "
+          f"rank {RANK}, "
           f"{n_iter} iterations, single-threaded, best of 3 alternating rounds\n")
     print(markdown(rows))

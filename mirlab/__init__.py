@@ -1,20 +1,35 @@
 """mirlab: reference implementations for an open course on Music Information Retrieval.
 
-Modules are named by concept:
+Packages are named by concept and layered: a package imports only from the layers below it
+(``tests/test_layers.py`` holds this).
 
-- :mod:`mirlab.audio`: loading, validation, resampling, players, the fallback synthesiser
-- :mod:`mirlab.features`: STFT, mel, MFCC, log-frequency/CQT, chroma, CENS
-- :mod:`mirlab.datasets`: the embedded corpus rendered from music21 scores, and real datasets
-- :mod:`mirlab.chords`: chord vocabulary, templates, HMMs with Viterbi, evaluation
-- :mod:`mirlab.nmf`: non-negative matrix factorisation with multiplicative updates
-- :mod:`mirlab.transcription`: harmonic templates, NMF transcription, note extraction
-- :mod:`mirlab.baselines`: the MFCC-statistics tagging baseline
-- :mod:`mirlab.models`, :mod:`mirlab.training`, :mod:`mirlab.metrics`: PyTorch taggers,
-  their training loop with a checkpoint cache, ROC-AUC / PR-AUC
-- :mod:`mirlab.labs`: lab checks and the student-version generator
+=========================================================  ====================================
+layer                                                      packages
+=========================================================  ====================================
+labs                                                       :mod:`mirlab.labs`
+transfer learning (builds on tagging)                      :mod:`mirlab.transfer`
+topics of the book                                         :mod:`mirlab.chords`,
+                                                           :mod:`mirlab.transcription`,
+                                                           :mod:`mirlab.tagging`
+networks: models, the training loop, checkpoints           :mod:`mirlab.nn`
+music for the course: corpus, synthesiser, datasets        :mod:`mirlab.datasets`
+figures and tables                                         :mod:`mirlab.plotting`
+features, sequence algorithms, evaluation metrics          :mod:`mirlab.features`,
+                                                           :mod:`mirlab.sequence`,
+                                                           :mod:`mirlab.metrics`
+audio input and output                                     :mod:`mirlab.audio`
+shared types and helpers                                   :mod:`mirlab.core`
+=========================================================  ====================================
 """
 
-from mirlab.env import cache_dir, device, environment_info, environment_report
+from mirlab.core.env import (
+    cache_dir,
+    device,
+    environment_info,
+    environment_report,
+    progress_disabled,
+)
 
 __version__ = "0.1.0"
-__all__ = ["cache_dir", "device", "environment_info", "environment_report", "__version__"]
+__all__ = ["cache_dir", "device", "environment_info", "environment_report",
+           "progress_disabled", "__version__"]

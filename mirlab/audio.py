@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mirlab._checks import (
+from mirlab.core.checks import (
     check_audio,
     check_positive,
     check_positive_int,
     check_same_sr,
     check_sr,
 )
-from mirlab.features.pitch import midi_to_hz
+from mirlab.core.pitch import midi_to_hz
 
 __all__ = [
     "load",

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from mirlab._checks import check_choice, check_matrix
+from mirlab.core.checks import check_choice, check_matrix
 
 __all__ = ["roc_auc", "pr_auc", "tag_report", "format_report", "SingleClassWarning"]
 

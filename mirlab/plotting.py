@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from mirlab._checks import (
+from mirlab.core.checks import (
     check_audio,
     check_choice,
     check_matrix,
@@ -22,6 +22,7 @@ from mirlab._checks import (
     check_spectrogram,
     check_sr,
 )
+from mirlab.core.pitch import PITCH_NAMES, note_name
 from mirlab.features import fft_frequencies, frames_to_time, hz_to_mel, hz_to_midi
 from mirlab.features.pitch import C1_HZ
 
@@ -35,10 +36,8 @@ __all__ = [
     "markdown_table",
     "table",
     "interact",
-    "PITCH_CLASSES",
 ]
 
-PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 Y_AXES = ("linear", "log", "mel", "cqt_note", "pitch", "chroma", "index")
 X_AXES = ("time", "frames")
 
@@ -49,12 +48,6 @@ def _axes(ax):
 
         _, ax = plt.subplots()
     return ax
-
-
-def note_name(midi: int) -> str:
-    """Name of a MIDI pitch number, e.g. ``note_name(60) == "C4"``, ``note_name(61) == "C#4"``."""
-    midi = int(round(midi))
-    return f"{PITCH_CLASSES[midi % 12]}{midi // 12 - 1}"
 
 
 def _centres_to_edges(c):
@@ -106,7 +99,7 @@ def _label_y(ax, y_axis, edges, n_rows, sr, fmax):
     elif y_axis in ("cqt_note", "pitch"):
         _note_ticks(ax, edges[0], edges[-1])
     elif y_axis == "chroma":
-        ax.set_yticks(np.arange(n_rows), PITCH_CLASSES[:n_rows])
+        ax.set_yticks(np.arange(n_rows), PITCH_NAMES[:n_rows])
     ax.set_ylim(edges[0], edges[-1])
 
 
@@ -371,7 +364,7 @@ def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
         if len(onsets):
             ax.set_xlim(onsets.min(), offsets.max())
         if pitch_class:
-            ax.set_yticks(np.arange(12), PITCH_CLASSES)
+            ax.set_yticks(np.arange(12), PITCH_NAMES)
             ax.set_ylim(-0.5, 11.5)
             ax.set_ylabel("Pitch class")
         elif len(rows):

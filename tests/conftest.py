@@ -10,7 +10,7 @@ import pytest
 # other loads, and crash with a segmentation fault. Each worker gets its own numba cache.
 # (This must happen before numba is imported.)
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    from mirlab.env import cache_dir
+    from mirlab.core.env import cache_dir
 
     os.environ.setdefault("NUMBA_CACHE_DIR",
                           str(cache_dir("numba", os.environ["PYTEST_XDIST_WORKER"])))

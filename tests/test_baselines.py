@@ -1,12 +1,13 @@
-"""The MFCC + logistic-regression baseline (mirlab.baselines) on random and rendered audio."""
+"""The MFCC + logistic-regression baseline (mirlab.tagging.baselines) on random and rendered
+audio."""
 
 import librosa
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from mirlab.baselines import MFCCBaseline, evaluate_tagging, mfcc_features, mfcc_statistics
 from mirlab.datasets import tagging
+from mirlab.tagging.baselines import MFCCBaseline, evaluate_tagging, mfcc_features, mfcc_statistics
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,10 @@ import pretty_midi
 import pytest
 from music21 import chord, meter, note, stream
 
-from mirlab import _files, datasets
+from mirlab import datasets
+from mirlab.core import files as _files
+from mirlab.core.env import has_fluidsynth
 from mirlab.datasets import chord_labels, corpus
-from mirlab.env import has_fluidsynth
 
 FOLK_ID = "folk/oneills1850/0001-0050.abc#2"  # "Fare You Well", 25 s
 HOP = 512
@@ -351,9 +352,9 @@ def test_chorale_collection(tmp_path, monkeypatch):
 # --- renderer, determinism, cache ----------------------------------------------------------------
 
 def _without_fluidsynth(monkeypatch):
-    import mirlab.env
+    import mirlab.core.env
 
-    monkeypatch.setattr(mirlab.env, "has_fluidsynth", lambda: False)
+    monkeypatch.setattr(mirlab.core.env, "has_fluidsynth", lambda: False)
 
 
 def test_fallback_renderer_when_fluidsynth_is_absent(private_cache, monkeypatch):

@@ -1,4 +1,4 @@
-"""mirlab.env: the cache folder and the machine report."""
+"""mirlab.core.env: the cache folder and the machine report."""
 
 import os
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import mirlab
-from mirlab import env
+from mirlab.core import env
 
 
 def test_cache_dir_follows_the_environment_variable(tmp_path, monkeypatch):
@@ -35,7 +35,7 @@ def test_environment_report_prints_one_line(capsys, monkeypatch):
 @pytest.mark.skipif(not env.has_fluidsynth(), reason="FluidSynth is not installed")
 def test_fluidsynth_import_prints_nothing_even_in_ci():
     """pyfluidsynth announces the library on stdout when CI is set; mirlab's import is silent."""
-    code = "from mirlab import env; env.import_fluidsynth(); print(env.has_fluidsynth())"
+    code = "from mirlab.core import env; env.import_fluidsynth(); print(env.has_fluidsynth())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "CI": "true"})
     assert out.stdout == "True\n", out.stdout

@@ -17,8 +17,8 @@ from mirlab import labs
 from mirlab.labs import LabCheckError
 from mirlab.labs import music_tagging as checks
 from mirlab.labs.student import student_notebook
-from mirlab.models import LogMel, Tagger
-from mirlab.training import predict
+from mirlab.nn.models import LogMel, Tagger
+from mirlab.nn.training import predict
 
 LAB04 = REPO / "labs" / "lab04_music_tagging.ipynb"
 
@@ -279,7 +279,7 @@ def test_training_check_compares_scores_with_the_model_and_chance():
         checks.check_training(model, history, scores, _Data(audio, 1 - good), 1.0)
     checks.check_training(model, history, scores, _Data(audio, 1 - good), 1.0, quick=True,
                           verbose=False)
-    with pytest.raises(LabCheckError, match="differ from mirlab.training.predict"):
+    with pytest.raises(LabCheckError, match="differ from mirlab.nn.training.predict"):
         checks.check_training(model, history, scores[::-1].copy(), data, 1.0)
     with pytest.raises(LabCheckError, match=r"probabilities in \[0, 1\]"):
         checks.check_training(model, history, scores * 3 - 1, data, 1.0)

@@ -25,7 +25,7 @@ def one_thread():
     """Tiny fits and tiny models: one BLAS and one torch thread are the fastest."""
     from threadpoolctl import threadpool_limits
 
-    from mirlab.models.base import torch_threads
+    from mirlab.nn.models.base import torch_threads
 
     with threadpool_limits(1), torch_threads(1):
         yield

@@ -1,4 +1,4 @@
-"""Tests of mirlab.models: the log-mel front end against mirlab.features and librosa, and
+"""Tests of mirlab.nn.models: the log-mel front end against mirlab.features and librosa, and
 every tagger's shapes, gradients, sizes, embeddings and input validation."""
 
 import numpy as np
@@ -6,9 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mirlab import features, models  # noqa: E402
-from mirlab.models.base import chunk_starts  # noqa: E402
-from mirlab.models.frontend import LogMel  # noqa: E402
+from mirlab import features  # noqa: E402
+from mirlab.nn import models  # noqa: E402
+from mirlab.nn.models.base import chunk_starts  # noqa: E402
+from mirlab.nn.models.frontend import LogMel  # noqa: E402
 
 SR = 8000
 

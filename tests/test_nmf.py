@@ -1,4 +1,5 @@
-"""mirlab.nmf against scikit-learn and libfmp, on seeded random matrices and a rendered chorale.
+"""mirlab.transcription.nmf against scikit-learn and libfmp, on seeded random matrices and a
+rendered chorale.
 
 Tolerances: the same multiplicative updates in float64 differ only in where the safety
 constant enters (scikit-learn clips ``WH`` at eps, we add eps), so after 50 iterations the
@@ -12,8 +13,8 @@ import pytest
 from sklearn.decomposition import non_negative_factorization
 from sklearn.decomposition._nmf import _beta_divergence
 
-from mirlab import nmf as N
 from mirlab import transcription as T
+from mirlab.transcription import nmf as N
 
 SK_LOSS = {"euclidean": "frobenius", "kl": "kullback-leibler"}
 TOL = 1e-4
@@ -186,8 +187,8 @@ def test_benchmark_runs_every_solver_and_they_agree():
     from benchmarks import nmf as bench
 
     rows = bench.run(n_iter=5, rounds=1, progress=False, shape=(60, 50), rank=4)
-    assert {(r["solver"], r["cost"]) for r in rows} >= {("mirlab.nmf", "euclidean"),
-                                                         ("mirlab.nmf", "kl"),
+    assert {(r["solver"], r["cost"]) for r in rows} >= {("mirlab.transcription.nmf", "euclidean"),
+                                                         ("mirlab.transcription.nmf", "kl"),
                                                          ("libfmp.c8.nmf", "euclidean")}
     assert all(r["max_rel_diff"] < 1e-4 and r["ms_per_iter"] > 0 for r in rows)
-    assert "| euclidean | mirlab.nmf |" in bench.markdown(rows)
+    assert "| euclidean | mirlab.transcription.nmf |" in bench.markdown(rows)

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from mirlab import plotting  # noqa: E402
+from mirlab.core.pitch import PITCH_NAMES  # noqa: E402
 
 SR, HOP = 22050, 512
 
@@ -75,7 +76,7 @@ def test_specshow_pitch_and_chroma_rows(rng):
     assert ax.get_ylim() == (-0.5, 127.5)
     assert "C4" in _yticklabels(ax) and ax.get_yticks()[_yticklabels(ax).index("C4")] == 60
     ax = plotting.plot_chroma(rng.random((12, 30)), sr=SR, hop_length=HOP)
-    assert _yticklabels(ax) == plotting.PITCH_CLASSES
+    assert _yticklabels(ax) == PITCH_NAMES
     assert ax.get_ylabel() == "Pitch class"
 
 
@@ -147,7 +148,7 @@ def test_plot_notes_piano_roll_and_pitch_classes():
     assert ax.get_xlim() == (0.0, 2.0)
     assert ax.get_ylim() == (58.5, 75.5)
     ax = plotting.plot_notes(on, off, pitch, pitch_class=True)
-    assert _yticklabels(ax) == plotting.PITCH_CLASSES
+    assert _yticklabels(ax) == PITCH_NAMES
     # one bar collection per pitch class: C (60), E (64), D (74)
     rows = sorted(c.get_paths()[0].vertices[:, 1].min() + 0.4 for c in ax.collections)
     np.testing.assert_allclose(rows, [0, 2, 4])

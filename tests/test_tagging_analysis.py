@@ -1,4 +1,4 @@
-"""Tests of mirlab.tagging_analysis and tagging.render_orchestrations (tiny models)."""
+"""Tests of mirlab.tagging.analysis and tagging.render_orchestrations (tiny models)."""
 
 import matplotlib
 
@@ -11,9 +11,9 @@ import torch  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
-from mirlab import models, training  # noqa: E402
-from mirlab import tagging_analysis as ta  # noqa: E402
 from mirlab.datasets.tagging import TaggingDataset  # noqa: E402
+from mirlab.nn import models, training  # noqa: E402
+from mirlab.tagging import analysis as ta  # noqa: E402
 
 SR = 16000
 

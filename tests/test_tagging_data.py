@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mirlab import env
+from mirlab.core import env
 from mirlab.datasets import tagging
 from mirlab.datasets.corpus import CacheWarning
 from mirlab.datasets.remote import RemoteDataset

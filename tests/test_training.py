@@ -1,4 +1,4 @@
-"""Tests of mirlab.training: bag-of-chunks prediction, the training loop on a separable
+"""Tests of mirlab.nn.training: bag-of-chunks prediction, the training loop on a separable
 synthetic problem, the checkpoint cache, seeds, augmentations and input validation."""
 
 import dataclasses
@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mirlab import models, training  # noqa: E402
 from mirlab.metrics import roc_auc  # noqa: E402
+from mirlab.nn import models, training  # noqa: E402
 
 SR = 8000
 FREQS = (300.0, 700.0, 1500.0)

@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mirlab import transfer
 from mirlab.datasets import tagging
-from mirlab.models import build, embed, pool_activation
+from mirlab.nn.models import build, embed, pool_activation
 
 SR = 16000
 

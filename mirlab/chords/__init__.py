@@ -3,8 +3,8 @@ recognisers from chroma, and evaluation with mir_eval on the rendered chorales.
 
 - :mod:`mirlab.chords.vocabulary`: the 24 major/minor triads and ``N``, mir_eval and libfmp
   labels, binary and harmonics-weighted templates;
-- :mod:`mirlab.chords.hmm`: uniform, circle-of-fifths and learned transition matrices,
-  Viterbi (plain and numba), forward-backward posteriors;
+- :mod:`mirlab.chords.transitions`: uniform, circle-of-fifths and learned transition
+  matrices (decoding with Viterbi and forward-backward: :mod:`mirlab.sequence`);
 - :mod:`mirlab.chords.recognition`: chroma variants, smoothing, beat-synchronous chroma,
   template similarity, emissions, :class:`ChordRecognizer`;
 - :mod:`mirlab.chords.evaluation`: the train/test split by piece, ground-truth label
@@ -29,14 +29,6 @@ from mirlab.chords.evaluation import (
     reference_chords,
     score_piece,
 )
-from mirlab.chords.hmm import (
-    circle_of_fifths_transitions,
-    forward_backward,
-    learn_transitions,
-    uniform_transitions,
-    viterbi,
-    viterbi_fast,
-)
 from mirlab.chords.recognition import (
     CHROMA_VARIANTS,
     ChordRecognizer,
@@ -49,6 +41,11 @@ from mirlab.chords.recognition import (
     states_to_segments,
     template_similarity,
 )
+from mirlab.chords.transitions import (
+    circle_of_fifths_transitions,
+    learn_transitions,
+    uniform_transitions,
+)
 from mirlab.chords.vocabulary import (
     LABELS,
     N_CHORDS,
@@ -59,6 +56,7 @@ from mirlab.chords.vocabulary import (
     label_to_index,
     to_libfmp,
 )
+from mirlab.sequence import forward_backward, viterbi, viterbi_fast
 
 __all__ = [
     "LABELS", "N_CHORDS", "label_to_index", "index_to_label", "from_libfmp", "to_libfmp",

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mirlab import env
-from mirlab._checks import check_audio, check_positive_int, check_sr
 from mirlab.chords.vocabulary import from_libfmp, label_to_index
+from mirlab.core import env
+from mirlab.core.checks import check_audio, check_positive_int, check_sr
 
 __all__ = [
     "METRICS",

@@ -23,7 +23,8 @@ import scipy.ndimage
 import scipy.special
 
 from mirlab import features
-from mirlab._checks import (
+from mirlab.chords.vocabulary import LABELS, N_CHORDS, chord_templates
+from mirlab.core.checks import (
     check_audio,
     check_choice,
     check_matrix,
@@ -32,8 +33,7 @@ from mirlab._checks import (
     check_real,
     check_sr,
 )
-from mirlab.chords.hmm import viterbi_fast
-from mirlab.chords.vocabulary import LABELS, N_CHORDS, chord_templates
+from mirlab.sequence import viterbi_fast
 
 __all__ = [
     "CHROMA_VARIANTS",

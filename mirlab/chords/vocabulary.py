@@ -14,8 +14,8 @@ import numbers
 
 import numpy as np
 
-from mirlab._checks import check_positive, check_positive_int
-from mirlab.datasets.chord_labels import PITCH_NAMES, _pitch_class
+from mirlab.core.checks import check_positive, check_positive_int
+from mirlab.core.pitch import PITCH_NAMES, SHARP_NAMES, pitch_class
 
 __all__ = [
     "LABELS",
@@ -30,7 +30,6 @@ __all__ = [
 
 N_CHORDS = 24
 LABELS = tuple([f"{p}:maj" for p in PITCH_NAMES] + [f"{p}:min" for p in PITCH_NAMES] + ["N"])
-_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # qualities that mir_eval's majmin comparison reduces to a major or a minor triad
 _MAJOR = {"maj", "7", "maj7", "maj6", "9", "maj9", "11", "13", ""}
 _MINOR = {"min", "min7", "min6", "min9", "minmaj7", "min11", "min13"}
@@ -73,7 +72,7 @@ def label_to_index(label: str, *, strict: bool = True) -> int:
     root, _, quality = label.partition(":")
     quality = quality.split("/")[0].split("(")[0]
     try:
-        pc = _pitch_class(root)
+        pc = pitch_class(root)
     except ValueError:
         if strict:
             raise ValueError(f"label must be 'N' or 'root:quality' with a root like 'C', 'F#' "
@@ -119,7 +118,7 @@ def from_libfmp(label: str) -> str:
     minor = label.endswith("m")
     root = label[:-1] if minor else label
     try:
-        pc = _pitch_class(root)
+        pc = pitch_class(root)
     except ValueError:
         raise ValueError(f"label must be a libfmp chord label like 'C', 'C#' or 'Cm'; "
                          f"got {label!r}") from None
@@ -137,7 +136,7 @@ def to_libfmp(label: str) -> str:
     k = label_to_index(label)
     if k == N_CHORDS:
         return "N"
-    return _SHARP_NAMES[k % 12] + ("m" if k >= 12 else "")
+    return SHARP_NAMES[k % 12] + ("m" if k >= 12 else "")
 
 
 def chord_pitch_classes(index: int) -> tuple[int, int, int]:

@@ -49,9 +49,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from mirlab import env
-
-PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+from mirlab.core import env
+from mirlab.core.pitch import PITCH_NAMES, pitch_class
 
 # (interval set relative to the root, quality) tried for every candidate root.
 _SHAPES = (
@@ -145,20 +144,6 @@ def label_category(label: str) -> str:
     return "X"
 
 
-_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def _pitch_class(root: str) -> int:
-    """Pitch class of a root spelled as in mir_eval (a letter, then any ``#`` and ``b``).
-
-    Same result as ``mir_eval.chord.pitch_class_to_semitone``, without importing mir_eval
-    (about 1 s) on every load of a recording.
-    """
-    if not root or root[0] not in _LETTERS or set(root[1:]) - {"#", "b"}:
-        raise ValueError(f"label must start with a root like 'C', 'F#' or 'Bb'; got {root!r}")
-    return (_LETTERS[root[0]] + root.count("#") - root.count("b")) % 12
-
-
 def transpose_label(label: str, semitones: int) -> str:
     """Transpose the root of a mir_eval label by ``semitones`` (``N`` and ``X`` unchanged).
 
@@ -170,7 +155,7 @@ def transpose_label(label: str, semitones: int) -> str:
     if label in ("N", "X"):
         return label
     root, rest = (label.split(":", 1) + [""])[:2]
-    new = PITCH_NAMES[(_pitch_class(root) + int(semitones)) % 12]
+    new = PITCH_NAMES[(pitch_class(root, "root") + int(semitones)) % 12]
     return f"{new}:{rest}" if rest else new
 
 

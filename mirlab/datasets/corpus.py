@@ -82,9 +82,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mirlab import env
-from mirlab._checks import check_choice, check_positive_int, check_sr
-from mirlab._files import atomic_write_bytes, sha256_file
+from mirlab.core import env
+from mirlab.core.checks import check_choice, check_positive_int, check_sr
+from mirlab.core.files import atomic_write_bytes, sha256_file
 
 COLLECTIONS = ("chorales", "folk")
 RENDERERS = ("auto", "fluidsynth", "fallback")

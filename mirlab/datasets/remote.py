@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from mirlab._files import atomic_write_text, file_digest
+from mirlab.core.files import atomic_write_text, file_digest
 
 __all__ = [
     "DatasetUnavailable",
@@ -294,7 +294,7 @@ def load_dataset(name: str, data_home=None, download: bool = False, *, version: 
     """
     if name not in _SPECS:
         raise ValueError(f"name must be one of {list_datasets()}; got {name!r}")
-    from mirlab.env import cache_dir
+    from mirlab.core.env import cache_dir
 
     home = Path(data_home).expanduser() if data_home is not None else cache_dir("datasets", name)
     if _SPECS[name].loader == "pooch":

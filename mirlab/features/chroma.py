@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import scipy.ndimage
 
-from mirlab._checks import (
+from mirlab.core.checks import (
     check_finite_number,
     check_matrix,
     check_positive,

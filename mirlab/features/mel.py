@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from mirlab._checks import (
+from mirlab.core.checks import (
     check_positive_int,
     check_real,
     check_spectrogram,

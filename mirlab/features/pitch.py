@@ -11,14 +11,14 @@ import numpy as np
 import scipy.fft
 import soxr
 
-from mirlab._checks import (
+from mirlab.core.checks import (
     check_audio,
     check_finite_number,
     check_positive,
     check_positive_int,
-    check_real,
     check_sr,
 )
+from mirlab.core.pitch import hz_to_midi, midi_to_hz
 from mirlab.features.spectrogram import (
     _spectrogram_input,
     _stft_frames_major,
@@ -37,63 +37,9 @@ __all__ = [
     "cqt_direct",
 ]
 
-_A4_HZ, _A4_MIDI = 440.0, 69.0  # concert pitch: MIDI 69 (A4) sounds at 440 Hz
 # Equivalent noise bandwidth of the Hann window in bins (librosa's value for 'hann').
 _HANN_BANDWIDTH = 1.50018310546875
 _SPARSITY = 0.01  # fraction of each filter's spectral mass dropped (as librosa)
-
-
-# ------------------------------------------------------------------------ MIDI pitch <-> Hz
-
-
-def midi_to_hz(pitch):
-    """Equal-temperament frequency of MIDI pitch numbers: ``440 * 2 ** ((pitch - 69) / 12)``.
-
-    Each semitone multiplies the frequency by ``2 ** (1 / 12)``; A4 (69) is 440 Hz and
-    C4 (60) about 261.63 Hz. Fractional pitches (cents) are allowed.
-
-    Parameters
-    ----------
-    pitch : array_like
-        MIDI pitch numbers (finite real numbers).
-
-    Returns
-    -------
-    np.ndarray or float
-        Frequencies in Hz, same shape as ``pitch``; equal to ``librosa.midi_to_hz``.
-
-    Examples
-    --------
-    >>> midi_to_hz([57, 69, 81])
-    array([220., 440., 880.])
-    """
-    pitch = check_real(pitch, "pitch")
-    return _A4_HZ * 2.0 ** ((pitch - _A4_MIDI) / 12.0)
-
-
-def hz_to_midi(f):
-    """MIDI pitch number of frequencies in Hz: ``69 + 12 * log2(f / 440)`` (the inverse of
-    :func:`midi_to_hz`; not rounded, so 450 Hz gives 69.39).
-
-    Parameters
-    ----------
-    f : array_like
-        Frequencies in Hz (finite, positive).
-
-    Returns
-    -------
-    np.ndarray or float
-        MIDI pitch numbers, same shape as ``f``; equal to ``librosa.hz_to_midi``.
-
-    Examples
-    --------
-    >>> hz_to_midi([220.0, 440.0, 880.0])
-    array([57., 69., 81.])
-    """
-    f = check_real(f, "f")
-    if np.any(f <= 0):
-        raise ValueError(f"f must be positive frequencies in Hz; got minimum {np.min(f):.3g}")
-    return _A4_MIDI + 12.0 * np.log2(f / _A4_HZ)
 
 
 C1_HZ = float(midi_to_hz(24))  # 32.70 Hz, the default lowest CQT bin

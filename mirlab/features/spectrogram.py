@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 import scipy.fft
 
-from mirlab._checks import (
+from mirlab.core.checks import (
     check_audio,
     check_choice,
     check_positive,

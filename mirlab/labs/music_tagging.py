@@ -3,7 +3,7 @@
 Each ``check_*`` function calls a student's function on a few inputs (seeded random labels and
 scores, with and without ties; tag matrices holding a tag with one class; a small calibrated
 convolutional tagger and synthetic or real clips), compares the result with scikit-learn and
-:mod:`mirlab.training`, and raises :class:`~mirlab.labs.LabCheckError` naming the input, what
+:mod:`mirlab.nn.training`, and raises :class:`~mirlab.labs.LabCheckError` naming the input, what
 differs and, when the result equals the output of a typical mistake (1 - AUC from a reversed
 ranking, ties ignored, a micro instead of a macro average, the trapezoid rule instead of
 average precision, a sigmoid inside the model, logits averaged instead of probabilities, the
@@ -27,9 +27,9 @@ from torch import nn
 from mirlab.labs.core import LabCheckError, Mistake, compare, exercise
 from mirlab.metrics import SingleClassWarning
 from mirlab.metrics import roc_auc as reference_roc_auc
-from mirlab.models import LogMel, Tagger, build, count_parameters
-from mirlab.models.base import chunk_starts, torch_threads
-from mirlab.training import predict as reference_predict
+from mirlab.nn.models import LogMel, Tagger, build, count_parameters
+from mirlab.nn.models.base import chunk_starts, torch_threads
+from mirlab.nn.training import predict as reference_predict
 
 __all__ = [
     "PARAMETER_RANGE",
@@ -433,15 +433,15 @@ def _build_student_model(model_class, n_tags: int, sr: int):
         raise LabCheckError(f"{head} the model must be a torch.nn.Module; got "
                             f"{type(model).__name__}")
     if not isinstance(model, Tagger):
-        raise LabCheckError(f"{head} subclass mirlab.models.Tagger (an nn.Module that stores "
-                            "n_tags and sr, which mirlab.training needs) and call "
+        raise LabCheckError(f"{head} subclass mirlab.nn.models.Tagger (an nn.Module that stores "
+                            "n_tags and sr, which mirlab.nn.training needs) and call "
                             "super().__init__(n_tags, sr) first in __init__.")
     if model.n_tags != n_tags or model.sr != sr:
         raise LabCheckError(f"{head} the model stores n_tags={model.n_tags}, sr={model.sr}: "
                             "pass your arguments on: super().__init__(n_tags, sr).")
     if not any(isinstance(m, LogMel) for m in model.modules()):
         raise LabCheckError(f"{head} no LogMel layer found. The model takes waveforms: make "
-                            "mirlab.models.LogMel its first layer (an attribute set in "
+                            "mirlab.nn.models.LogMel its first layer (an attribute set in "
                             "__init__, e.g. self.melspec = LogMel(sr, ...)).")
     return model, head
 
@@ -555,7 +555,7 @@ def _check_trainable(model, head: str, n_tags: int, sr: int) -> None:
 @exercise(LAB, "tagger")
 def check_tagger(model_class, n_tags: int = 15, sr: int = 16000):
     """Check a tagger class ``model_class(n_tags=..., sr=...)``: a
-    :class:`~mirlab.models.Tagger` with a :class:`~mirlab.models.LogMel` front end, logits
+    :class:`~mirlab.nn.models.Tagger` with a :class:`~mirlab.nn.models.LogMel` front end, logits
     ``(batch, n_tags)`` for inputs of several lengths (in eval and train mode), outputs that
     are logits (no sigmoid inside), a size in :data:`PARAMETER_RANGE`, gradients reaching
     every parameter, and a loss that falls when trained on one batch."""
@@ -661,7 +661,7 @@ def _as_numpy(got, head: str) -> np.ndarray:
 @exercise(LAB, "bag_of_chunks")
 def check_bag_of_chunks(predict_fn, real=None):
     """Check ``predict_fn(model, audio, sr, chunk_seconds) -> (n_clips, n_tags)`` against
-    :func:`mirlab.training.predict` (chunks every ``chunk_seconds``, plus one ending at the
+    :func:`mirlab.nn.training.predict` (chunks every ``chunk_seconds``, plus one ending at the
     clip's end when the hop leaves a remainder; sigmoid per chunk; mean per clip), run in
     eval mode without gradients. ``real=(audio, sr)`` adds real clips."""
     with torch_threads(1):
@@ -714,15 +714,15 @@ def _bag_shape_hint(n_clips: int, n_tags: int):
 def check_training(model, history, scores, data, chunk_seconds: float, *, quick=False,
                    min_roc_auc: float = 0.6):
     """Check the trained tagger: ``scores`` are ``model``'s bag-of-chunks probabilities on
-    ``data`` (checked against :func:`mirlab.training.predict` on a few clips), ``history``
-    comes from :func:`mirlab.training.train`, and (unless ``quick``) the macro ROC-AUC of
+    ``data`` (checked against :func:`mirlab.nn.training.predict` on a few clips), ``history``
+    comes from :func:`mirlab.nn.training.train`, and (unless ``quick``) the macro ROC-AUC of
     ``scores`` exceeds ``min_roc_auc`` (chance is 0.5)."""
     if model is None or scores is None:
         raise NotImplementedError("train_tagger")
     if not isinstance(model, Tagger):
         raise LabCheckError(f"model must be your trained Tagger; got {type(model).__name__}")
     if not getattr(history, "epochs", None):
-        raise LabCheckError("history must be the History that mirlab.training.train returned "
+        raise LabCheckError("history must be the History that mirlab.nn.training.train returned "
                             "(it holds no epoch)")
     labels = np.asarray(data.labels)
     head = "scores of the test clips:"
@@ -736,7 +736,7 @@ def check_training(model, history, scores, data, chunk_seconds: float, *, quick=
     few = slice(0, min(4, len(labels)))
     ref = reference_predict(model, data.audio[few], data.sr, chunk_seconds=chunk_seconds)
     if not np.allclose(scores[few], ref, atol=1e-4):
-        raise LabCheckError(f"{head} they differ from mirlab.training.predict(model, "
+        raise LabCheckError(f"{head} they differ from mirlab.nn.training.predict(model, "
                             f"data.audio, chunk_seconds={chunk_seconds}) on the first clips: "
                             "score the test clips with your trained model and predict_clips.")
     if quick:

@@ -2,7 +2,7 @@
 
 Each ``check_*`` function calls a student's function on a few inputs (seeded random matrices
 with a silent frame, and small hand-made activations), compares the result with
-:mod:`mirlab.nmf` and :mod:`mirlab.transcription`, and raises
+:mod:`mirlab.transcription.nmf` and :mod:`mirlab.transcription`, and raises
 :class:`~mirlab.labs.LabCheckError` naming the input, what differs and, when the result equals
 the output of a typical mistake (a missing epsilon, the Euclidean update instead of the KL one,
 templates updated although they are fixed, a decay applied the wrong way, a threshold taken
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mirlab import nmf
+from mirlab.transcription import nmf
 from mirlab import transcription as tr
 from mirlab.labs.core import LabCheckError, Mistake, compare, exercise
 
@@ -75,7 +75,7 @@ def _euclidean_W(V, W, H):
 def check_update_H(update_H_fn):
     """Check ``update_H_fn(V, W, H, eps) -> H_new``, the KL update of the activations.
 
-    The reference is :func:`mirlab.nmf.update_H` with ``beta=1``:
+    The reference is :func:`mirlab.transcription.nmf.update_H` with ``beta=1``:
     ``H * (W.T @ (V / (W @ H + eps))) / (W.T @ ones + eps)``.
     """
     for case, V, W, H in _factors():
@@ -104,7 +104,7 @@ def check_update_H(update_H_fn):
 def check_update_W(update_W_fn):
     """Check ``update_W_fn(V, W, H, eps) -> W_new``, the KL update of the templates.
 
-    The reference is :func:`mirlab.nmf.update_W` with ``beta=1``:
+    The reference is :func:`mirlab.transcription.nmf.update_W` with ``beta=1``:
     ``W * ((V / (W @ H + eps)) @ H.T) / (ones @ H.T + eps)``.
     """
     for case, V, W, H in _factors():

@@ -1,9 +1,9 @@
 """Checks for lab 5, a pre-trained tagger as a feature extractor (``labs/lab05_transfer_learning``).
 
 Each ``check_*`` function calls a student's function on small inputs (tiny taggers built with
-:func:`mirlab.models.build` at ``scale=0.5`` and random audio, or a toy classification task
+:func:`mirlab.nn.models.build` at ``scale=0.5`` and random audio, or a toy classification task
 with random features), compares the result with the reference (:meth:`Tagger.embed`,
-:func:`mirlab.models.embed`, scikit-learn's ``StandardScaler`` and ``LogisticRegression``),
+:func:`mirlab.nn.models.embed`, scikit-learn's ``StandardScaler`` and ``LogisticRegression``),
 and raises :class:`~mirlab.labs.LabCheckError` naming the input and, when the result equals the
 output of a typical mistake (pooling over channels, only the mean, only the last layer, the
 model left in training mode, a scaler fitted on the test clips, training on the test clips,
@@ -25,12 +25,12 @@ from functools import partial
 import numpy as np
 import torch
 
-from mirlab._checks import check_positive_int
+from mirlab.core.checks import check_positive_int
 from mirlab.datasets.tagging import TransferTask
 from mirlab.labs.core import LabCheckError, Mistake, compare, exercise
-from mirlab.models import build
-from mirlab.models import embed as reference_embed
-from mirlab.models.base import chunk_starts, torch_threads
+from mirlab.nn.models import build
+from mirlab.nn.models import embed as reference_embed
+from mirlab.nn.models.base import chunk_starts, torch_threads
 
 __all__ = [
     "chunk_starts",
@@ -296,7 +296,7 @@ def _clip_mistakes(model, audio, sr, chunk_s, hop_s) -> list[Mistake]:
 def check_clip_embeddings(clip_fn):
     """Check ``clip_fn(model, audio, sr, chunk_seconds, hop_seconds) -> (n_clips, dim)``.
 
-    The reference is :func:`mirlab.models.embed` with the same chunks (starts from
+    The reference is :func:`mirlab.nn.models.embed` with the same chunks (starts from
     :func:`chunk_starts`) and ``aggregate="mean"``; the model must be in evaluation mode.
     """
     with torch_threads(1):

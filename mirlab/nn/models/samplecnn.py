@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from mirlab.models.base import Tagger, scaled
+from mirlab.nn.models.base import Tagger, scaled
 
 __all__ = ["SampleCNN", "SqueezeExcitation"]
 

@@ -1,6 +1,6 @@
 """Deep music taggers in PyTorch: waveforms ``(batch, n_samples)`` -> logits ``(batch, n_tags)``.
 
-Every model is a small :class:`~mirlab.models.base.Tagger` (``nn.Module``) with its front end
+Every model is a small :class:`~mirlab.nn.models.base.Tagger` (``nn.Module``) with its front end
 inside (log-mel spectrogram or raw waveform), so it takes audio directly:
 
 =================  ==========================================================  ================
@@ -18,7 +18,7 @@ name               idea                                                        p
 ``build(name, n_tags)`` makes one; ``scale`` multiplies the widths (1: CPU-sized, trains in
 tens of seconds on two cores; 4-8: GPU-sized). ``embed(model, audio)`` turns a trained tagger
 into a feature extractor (pooled activations of all layers). Training, evaluation and
-chunk-wise prediction live in :mod:`mirlab.training`.
+chunk-wise prediction live in :mod:`mirlab.nn.training`.
 
 This module needs PyTorch (``pip install mirlab[deep]``). Taught in the music tagging and
 transfer learning chapters; benchmarked in :cite:`Won2020evaluation`.
@@ -29,14 +29,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mirlab._checks import check_choice, check_positive, check_sr
-from mirlab.models.attention import AttentionTagger
-from mirlab.models.base import Tagger, pool_activation, pooled_over_chunks
-from mirlab.models.cnn import FCN, LinearTagger
-from mirlab.models.crnn import CRNN
-from mirlab.models.frontend import LogMel
-from mirlab.models.musicnn import Musicnn
-from mirlab.models.samplecnn import SampleCNN, samplecnn_se
+from mirlab.core.checks import check_choice, check_positive, check_sr
+from mirlab.nn.models.attention import AttentionTagger
+from mirlab.nn.models.base import Tagger, pool_activation, pooled_over_chunks
+from mirlab.nn.models.cnn import FCN, LinearTagger
+from mirlab.nn.models.crnn import CRNN
+from mirlab.nn.models.frontend import LogMel
+from mirlab.nn.models.musicnn import Musicnn
+from mirlab.nn.models.samplecnn import SampleCNN, samplecnn_se
 
 __all__ = [
     "MODELS",
@@ -90,7 +90,7 @@ def build(name: str, n_tags: int, *, sr: int = 16000, scale: float = 1.0, seed: 
     -------
     Tagger
         The model (on the CPU, in training mode); ``model.config`` records the arguments
-        (used as part of the checkpoint cache key by :func:`mirlab.training.train`).
+        (used as part of the checkpoint cache key by :func:`mirlab.nn.training.train`).
 
     Examples
     --------
@@ -137,7 +137,7 @@ def embed(model: Tagger, audio, *, sr: int | None = None, chunk_seconds: float |
     aggregate : {'mean', 'max'}
         How chunk vectors are combined.
     num_threads : int or None
-        Torch CPU threads (see :func:`mirlab.training.train`; None: torch's setting).
+        Torch CPU threads (see :func:`mirlab.nn.training.train`; None: torch's setting).
 
     Returns
     -------

@@ -6,13 +6,14 @@ is kept fixed: every clip is summarised by the pooled activations of its layers 
 the maximum over time of every layer's output, concatenated: the *embedding*), and a shallow
 classifier (logistic regression or a linear SVM on standardised features) is trained on these
 embeddings :cite:`Choi2017transfer`. Learning curves over the number of labels per class
-compare this with MFCC statistics (:mod:`mirlab.baselines`) and with the same network trained
+compare this with MFCC statistics (:mod:`mirlab.tagging.baselines`) and with the same network
+trained
 from scratch, or fine-tuned, on the few labelled clips.
 
 =======================  ====================================================================
 function                 what it does
 =======================  ====================================================================
-``pretrained_tagger``    the source model: :func:`mirlab.training.train_recipe` (cached)
+``pretrained_tagger``    the source model: :func:`mirlab.nn.training.train_recipe` (cached)
 ``extract_embeddings``   pooled activations of all (or some) layers, ``(n_clips, dim)``
 ``layer_slices``         which embedding columns come from which layer
 ``make_classifier``      ``StandardScaler`` + logistic regression or linear SVM
@@ -33,9 +34,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mirlab._checks import check_choice, check_positive, check_positive_int
-from mirlab.env import progress_disabled
-from mirlab.models.base import Tagger, as_clips, evaluating, pooled_over_chunks, torch_threads
+from mirlab.core.checks import check_choice, check_positive, check_positive_int
+from mirlab.core.env import progress_disabled
+from mirlab.nn.models.base import Tagger, as_clips, evaluating, pooled_over_chunks, torch_threads
 
 __all__ = [
     "SOURCE_MODEL",
@@ -60,7 +61,7 @@ __all__ = [
     "project_2d",
 ]
 
-#: The source tagger of the transfer chapter (a key of :data:`mirlab.training.RECIPES`).
+#: The source tagger of the transfer chapter (a key of :data:`mirlab.nn.training.RECIPES`).
 SOURCE_MODEL = "fcn"
 
 #: Shallow classifiers of :func:`make_classifier`, with their inverse regularisation ``C``,
@@ -82,14 +83,14 @@ def pretrained_tagger(name: str | None = None, *, quick: bool = False, seed: int
                       data=None, progress: bool = True, **overrides):
     """The source task: a tagger trained on the corpus tagging data (cached checkpoint).
 
-    Calls :func:`mirlab.training.train_recipe` on the ``train`` and ``valid`` splits of
+    Calls :func:`mirlab.nn.training.train_recipe` on the ``train`` and ``valid`` splits of
     :func:`mirlab.datasets.tagging.load_tagging_dataset`, exactly as the music tagging chapter
     does, so both chapters share one cached checkpoint (nothing is trained the second time).
 
     Parameters
     ----------
     name : str or None
-        A key of :data:`mirlab.training.RECIPES`; None: :data:`SOURCE_MODEL`.
+        A key of :data:`mirlab.nn.training.RECIPES`; None: :data:`SOURCE_MODEL`.
     quick : bool
         The recipe's quick test mode (a small model, seconds of training).
     seed : int
@@ -105,14 +106,14 @@ def pretrained_tagger(name: str | None = None, *, quick: bool = False, seed: int
     -------
     model : Tagger
         The trained tagger, in evaluation mode.
-    history : mirlab.training.History
+    history : mirlab.nn.training.History
 
     References
     ----------
     :cite:`Choi2017transfer` (source task: tagging; target tasks: small classification tasks).
     """
     from mirlab.datasets.tagging import load_tagging_dataset
-    from mirlab.training import RECIPES, train_recipe
+    from mirlab.nn.training import RECIPES, train_recipe
 
     name = SOURCE_MODEL if name is None else name
     check_choice(name, "name", RECIPES)
@@ -124,18 +125,18 @@ def pretrained_tagger(name: str | None = None, *, quick: bool = False, seed: int
 # ----------------------------------------------------------------------------- embeddings
 def _check_model(model) -> Tagger:
     if not isinstance(model, Tagger):
-        raise ValueError(f"model must be a mirlab.models.Tagger; got {type(model).__name__}")
+        raise ValueError(f"model must be a mirlab.nn.models.Tagger; got {type(model).__name__}")
     return model
 
 
 def layer_slices(model: Tagger) -> list[slice]:
-    """Columns of :func:`mirlab.models.embed`'s output that come from each hidden layer.
+    """Columns of :func:`mirlab.nn.models.embed`'s output that come from each hidden layer.
 
     Layer ``i`` with ``C`` channels contributes ``2 C`` columns (mean, then max over time).
 
     Examples
     --------
-    >>> from mirlab.models import build
+    >>> from mirlab.nn.models import build
     >>> model = build("fcn", 3)
     >>> slices = layer_slices(model)
     >>> slices[0].start, slices[-1].stop == model.embedding_dim
@@ -220,7 +221,7 @@ def extract_embeddings(model: Tagger, audio, sr: int | None = None, *, layers="a
 
     Examples
     --------
-    >>> from mirlab.models import build
+    >>> from mirlab.nn.models import build
     >>> model = build("fcn", n_tags=3)
     >>> x = np.random.default_rng(0).standard_normal((2, 16000)).astype(np.float32)
     >>> last = layer_slices(model)[-1]
@@ -448,7 +449,7 @@ def fit_network(model: Tagger, audio, y, *, steps: int, batch_size: int = 16,
     seed : int
         Seeds the chunks and dropout: the same seed gives the same weights.
     num_threads : int or None
-        Torch CPU threads (see :func:`mirlab.training.train`).
+        Torch CPU threads (see :func:`mirlab.nn.training.train`).
     progress : bool
 
     Returns
@@ -508,7 +509,7 @@ def predict_classes(model: Tagger, audio, sr: int | None = None, *,
 
 
 def _network_settings(name: str, quick: bool, **given) -> dict:
-    from mirlab.training import RECIPES
+    from mirlab.nn.training import RECIPES
 
     recipe = RECIPES[name]
     settings = {**SCRATCH, "scale": recipe["scale"], "chunk_seconds": recipe["chunk_seconds"],
@@ -537,7 +538,7 @@ def train_from_scratch(name: str, task, index, *, quick: bool = False, seed: int
     Parameters
     ----------
     name : str
-        A key of :data:`mirlab.training.RECIPES` (its ``scale``, ``lr`` and
+        A key of :data:`mirlab.nn.training.RECIPES` (its ``scale``, ``lr`` and
         ``chunk_seconds`` are used).
     task : TransferTask
     index : np.ndarray of int
@@ -555,8 +556,8 @@ def train_from_scratch(name: str, task, index, *, quick: bool = False, seed: int
     float
         Accuracy on ``task.test_index``.
     """
-    from mirlab.models import build
-    from mirlab.training import RECIPES
+    from mirlab.nn.models import build
+    from mirlab.nn.training import RECIPES
 
     check_choice(name, "name", RECIPES)
     _check_task(task)

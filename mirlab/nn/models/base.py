@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mirlab._checks import check_audio, check_positive, check_positive_int, check_sr
-from mirlab.models.frontend import check_waveform
+from mirlab.core.checks import check_audio, check_positive, check_positive_int, check_sr
+from mirlab.nn.models.frontend import check_waveform
 
 __all__ = ["Tagger", "pool_activation", "chunk_starts", "conv2d_block", "evaluating",
            "torch_threads"]
@@ -186,15 +186,15 @@ def pooled_over_chunks(model, fn, audio, sr, aggregate: str, *, chunk_seconds, h
                        single_chunk: bool, batch_size: int, device, num_threads) -> np.ndarray:
     """Apply ``fn`` (a batch of chunks -> one row per chunk) to every clip and pool over chunks.
 
-    The shared body of :func:`mirlab.models.embed` and :func:`mirlab.training.predict`:
+    The shared body of :func:`mirlab.nn.models.embed` and :func:`mirlab.nn.training.predict`:
     checks the model, the sample rate and ``aggregate``, runs ``fn`` in evaluation mode
     without gradients, and returns ``(n_clips, dim)`` (or ``(dim,)`` for one clip).
     """
-    from mirlab._checks import check_choice
-    from mirlab.env import device as default_device
+    from mirlab.core.checks import check_choice
+    from mirlab.core.env import device as default_device
 
     if not isinstance(model, Tagger):
-        raise ValueError(f"model must be a mirlab.models.Tagger; got {type(model).__name__}")
+        raise ValueError(f"model must be a mirlab.nn.models.Tagger; got {type(model).__name__}")
     if sr is not None and check_sr(sr) != model.sr:
         raise ValueError(f"sr={sr} differs from the model's sample rate {model.sr}; resample "
                          "the audio with mirlab.audio.resample first")

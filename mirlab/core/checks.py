@@ -10,7 +10,8 @@ import numbers
 import numpy as np
 
 
-def _describe(value) -> str:
+def describe(value) -> str:
+    """How an error message shows a received value: its repr, or an array's shape and dtype."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     return f"{value!r} ({type(value).__name__})"
@@ -42,7 +43,7 @@ def check_audio(y, name: str = "y", *, mono: bool = True) -> np.ndarray:
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
-        raise ValueError(f"{name} must be a real-valued numeric array; got {_describe(y)}")
+        raise ValueError(f"{name} must be a real-valued numeric array; got {describe(y)}")
     if np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.float32)
     allowed = (1,) if mono else (1, 2)
@@ -62,7 +63,7 @@ def check_sr(sr, name: str = "sr") -> int:
     """Validate a sample rate: a positive integer number of samples per second."""
     if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or sr <= 0 or sr != int(sr):
         raise ValueError(
-            f"{name} must be a positive integer sample rate in Hz; got {_describe(sr)}"
+            f"{name} must be a positive integer sample rate in Hz; got {describe(sr)}"
         )
     return int(sr)
 
@@ -79,14 +80,21 @@ def check_same_sr(sr_a: int, sr_b: int, names: tuple[str, str] = ("sr", "sr")) -
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     """Validate an integer parameter that must be at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {_describe(value)}")
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {describe(value)}")
     return int(value)
+
+
+def check_nonnegative(value, name: str) -> float:
+    """A real number ``>= 0`` (not a bool), returned as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0; got {describe(value)}")
+    return float(value)
 
 
 def check_positive(value, name: str) -> float:
     """Validate a real parameter that must be strictly positive."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number; got {_describe(value)}")
+        raise ValueError(f"{name} must be a positive number; got {describe(value)}")
     return float(value)
 
 
@@ -101,7 +109,7 @@ def check_matrix(x, name: str, *, ndim: int = 2, nonnegative: bool = False) -> n
     """Validate a finite real array with ``ndim`` dimensions (e.g. a spectrogram)."""
     arr = np.asarray(x)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be a numeric array; got {_describe(x)}")
+        raise ValueError(f"{name} must be a numeric array; got {describe(x)}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions; got shape {arr.shape}")
     if arr.size == 0:
@@ -121,7 +129,7 @@ def check_finite_number(value, name: str) -> float:
     """Validate a real scalar parameter that may be negative but must be finite (e.g. tuning)."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Real)
             or not np.isfinite(value)):
-        raise ValueError(f"{name} must be a finite real number; got {_describe(value)}")
+        raise ValueError(f"{name} must be a finite real number; got {describe(value)}")
     return float(value)
 
 
@@ -131,7 +139,7 @@ def check_real(x, name: str) -> np.ndarray:
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
-        raise ValueError(f"{name} must be real numbers; got {_describe(x)}")
+        raise ValueError(f"{name} must be real numbers; got {describe(x)}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; got NaN or infinite values")
     return arr

@@ -33,7 +33,7 @@ def cache_dir(*parts: str) -> Path:
     if root:
         base = Path(root).expanduser()
     else:
-        repo = Path(__file__).resolve().parent.parent
+        repo = Path(__file__).resolve().parents[2]
         if (repo / "pyproject.toml").is_file() and (repo / "_config.yml").is_file():
             base = repo / "data" / "cache"
         else:

@@ -12,7 +12,7 @@ budget, optional waveform augmentation, and a cache: the trained weights are sav
 settings, the data, the seed and the code, so a rebuilt chapter loads them instead of training
 again. Command line (larger models, e.g. on a GPU)::
 
-    python -m mirlab.training --model fcn --scale 4 --epochs 40
+    python -m mirlab.nn.training --model fcn --scale 4 --epochs 40
 
 Taught in the music tagging chapter; needs PyTorch (``pip install mirlab[deep]``).
 """
@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mirlab._checks import check_positive, check_positive_int, check_sr
-from mirlab.env import cache_dir, progress_disabled
-from mirlab.env import device as default_device
+from mirlab.core.checks import check_positive, check_positive_int, check_sr
+from mirlab.core.env import cache_dir, progress_disabled
+from mirlab.core.env import device as default_device
 from mirlab.metrics import SingleClassWarning, pr_auc, roc_auc
-from mirlab.models.base import Tagger, pooled_over_chunks, torch_threads
+from mirlab.nn.models.base import Tagger, pooled_over_chunks, torch_threads
 
 __all__ = [
     "train",
@@ -236,7 +236,7 @@ def _code_version(model) -> str:
     e.g. to docstrings of other functions or to :data:`RECIPES`, keep the cache valid)."""
     import sys
 
-    from mirlab.models import base, frontend
+    from mirlab.nn.models import base, frontend
 
     h = hashlib.blake2b(digest_size=8)
     for text in (_source(sys.modules[type(model).__module__], repr(model)), _source(base),
@@ -324,7 +324,7 @@ def predict(model: Tagger, audio, sr: int | None = None, *, chunk_seconds: float
 
     Examples
     --------
-    >>> from mirlab.models import build
+    >>> from mirlab.nn.models import build
     >>> predict(build("linear", 3), np.zeros((2, 32000), np.float32), chunk_seconds=1.0).shape
     (2, 3)
     """
@@ -373,7 +373,7 @@ def _validate(model, audio, labels, sr, chunk_seconds, batch_size, device):
 def _check_train_args(model, chunk_seconds, sr, n_samples, epochs, batch_size, lr, patience,
                       max_seconds, augment, schedule="constant"):
     if not isinstance(model, Tagger):
-        raise ValueError(f"model must be a mirlab.models.Tagger; got {type(model).__name__}")
+        raise ValueError(f"model must be a mirlab.nn.models.Tagger; got {type(model).__name__}")
     if sr != model.sr:
         raise ValueError(f"train.sr={sr} differs from the model's sample rate {model.sr}")
     chunk = int(round(check_positive(chunk_seconds, "chunk_seconds") * sr))
@@ -412,7 +412,7 @@ def train(model: Tagger, train, valid, *, epochs: int = 20, chunk_seconds: float
     Parameters
     ----------
     model : Tagger
-        From :func:`mirlab.models.build` (its ``config`` is part of the cache key).
+        From :func:`mirlab.nn.models.build` (its ``config`` is part of the cache key).
         Trained in place: on return it holds the best weights, in eval mode.
     train, valid : TaggingDataset
         Objects with ``audio`` ``(n_clips, n_samples)``, ``labels`` ``(n_clips, n_tags)``
@@ -604,7 +604,7 @@ def train_recipe(name: str, train_set, valid_set, *, quick: bool = False, seed: 
     Parameters
     ----------
     name : str
-        A key of :data:`RECIPES` (one of :data:`mirlab.models.MODELS`).
+        A key of :data:`RECIPES` (one of :data:`mirlab.nn.models.MODELS`).
     train_set, valid_set : TaggingDataset
         Training and validation clips, as ``train`` and ``valid`` in :func:`train`.
     quick : bool
@@ -632,7 +632,7 @@ def train_recipe(name: str, train_set, valid_set, *, quick: bool = False, seed: 
 
 def _recipe_model(name, train_set, quick, seed, overrides):
     """The untrained model of a recipe and the :func:`train` arguments to train it with."""
-    from mirlab.models import build
+    from mirlab.nn.models import build
 
     if name not in RECIPES:
         raise ValueError(f"name must be one of {sorted(RECIPES)}; got {name!r}")
@@ -777,10 +777,10 @@ _LOOP_SOURCE = "".join(_source(f) for f in (_fit, _random_chunks, _validate, pre
 def _parser():
     import argparse
 
-    from mirlab.models import MODELS
+    from mirlab.nn.models import MODELS
 
     p = argparse.ArgumentParser(
-        prog="python -m mirlab.training",
+        prog="python -m mirlab.nn.training",
         description="Train a tagger on the rendered corpus (cached) and report test scores.")
     p.add_argument("--model", choices=sorted(MODELS), default="fcn")
     p.add_argument("--scale", type=float, default=1.0, help="width multiplier (4-8 on a GPU)")
@@ -805,7 +805,7 @@ def main(argv=None) -> dict:
     Returns the test scores (``{"roc_auc": ..., "pr_auc": ...}``).
     """
     from mirlab.datasets.tagging import load_tagging_dataset
-    from mirlab.models import build, count_parameters
+    from mirlab.nn.models import build, count_parameters
 
     args = _parser().parse_args(argv)
     data = load_tagging_dataset(n_clips=args.n_clips, clip_seconds=args.clip_seconds,

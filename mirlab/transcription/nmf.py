@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mirlab._checks import _describe, check_choice, check_positive_int, check_spectrogram
+from mirlab.core.checks import check_choice, check_positive_int, check_spectrogram, describe
 
 __all__ = ["NMFResult", "beta_divergence", "nmf", "normalize_templates", "update_H", "update_W",
            "EPS"]
@@ -76,7 +76,7 @@ def _check_beta(beta) -> float:
         return COSTS[check_choice(beta, "beta", set(COSTS))]
     if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta <= 2:
         raise ValueError("beta must be 'euclidean', 'kl', 'is' or a number in [0, 2]; "
-                         f"got {_describe(beta)}")
+                         f"got {describe(beta)}")
     return float(beta)
 
 
@@ -355,7 +355,7 @@ def nmf(V, n_components: int | None = None, *, W=None, H=None, beta="kl", n_iter
     cost_every = check_positive_int(cost_every, "cost_every")
     check_choice(method, "method", {"fast", "plain"})
     if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real) or not sparsity >= 0:
-        raise ValueError(f"sparsity must be a number >= 0; got {_describe(sparsity)}")
+        raise ValueError(f"sparsity must be a number >= 0; got {describe(sparsity)}")
     rng = np.random.default_rng(random_state)
     W, H = _init_factors(V, n_components, W, H, rng, dtype)
     V = np.ascontiguousarray(V, dtype=dtype)

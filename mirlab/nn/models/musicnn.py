@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mirlab.models.base import Tagger, scaled
-from mirlab.models.frontend import LogMel
+from mirlab.nn.models.base import Tagger, scaled
+from mirlab.nn.models.frontend import LogMel
 
 __all__ = ["Musicnn"]
 

@@ -1,6 +1,6 @@
 """Looking at trained taggers: comparison tables, tag scores over time, curves, texture bias.
 
-The music tagging chapter trains every model of :data:`mirlab.training.RECIPES` and then asks
+The music tagging chapter trains every model of :data:`mirlab.nn.training.RECIPES` and then asks
 the same questions of each: how well does it rank the clips of every tag (ROC-AUC, PR-AUC),
 what does it say chunk by chunk, how much does it lose when the instruments' samples change,
 and does it answer questions about the *score* (tempo) by listening to the *instruments*
@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from mirlab._checks import check_matrix, check_positive, check_sr
+from mirlab.core.checks import check_matrix, check_positive, check_sr
 
 __all__ = [
     "SYLLABUS_ORDER",
@@ -92,13 +92,13 @@ def model_overview(names, n_tags: int, *, sr: int = 16000, scales=None) -> list[
     Parameters
     ----------
     names : iterable of str
-        Keys of :data:`mirlab.models.MODELS`.
+        Keys of :data:`mirlab.nn.models.MODELS`.
     n_tags : int
         Number of outputs (the parameter count depends on it).
     sr : int
         Sample rate of the models.
     scales : dict or None
-        Width multiplier per name (e.g. from :data:`mirlab.training.RECIPES`); default 1.
+        Width multiplier per name (e.g. from :data:`mirlab.nn.training.RECIPES`); default 1.
 
     Returns
     -------
@@ -106,7 +106,7 @@ def model_overview(names, n_tags: int, *, sr: int = 16000, scales=None) -> list[
         Keys ``model, input, front end, back end, paper, parameters`` (for
         :func:`mirlab.plotting.table`).
     """
-    from mirlab.models import build, count_parameters
+    from mirlab.nn.models import build, count_parameters
 
     rows = []
     for name in names:
@@ -120,7 +120,7 @@ def model_overview(names, n_tags: int, *, sr: int = 16000, scales=None) -> list[
 
 
 def evaluate_models(taggers: dict, data, chunk_seconds=None, **predict_kwargs) -> dict:
-    """Evaluate several taggers on one dataset with :func:`mirlab.training.evaluate`.
+    """Evaluate several taggers on one dataset with :func:`mirlab.nn.training.evaluate`.
 
     Tags with one class in ``data`` (possible in small splits) are left out of the averages
     without a warning.
@@ -128,13 +128,13 @@ def evaluate_models(taggers: dict, data, chunk_seconds=None, **predict_kwargs) -
     Parameters
     ----------
     taggers : dict
-        Name -> trained :class:`~mirlab.models.Tagger`.
+        Name -> trained :class:`~mirlab.nn.models.Tagger`.
     data : TaggingDataset
     chunk_seconds : float, dict or None
         Chunk length for all models, or per name (e.g. the recipes' ``chunk_seconds``);
         None: each clip in one pass.
     **predict_kwargs
-        Passed to :func:`mirlab.training.predict` (``single_chunk``, ``aggregate``, ...).
+        Passed to :func:`mirlab.nn.training.predict` (``single_chunk``, ``aggregate``, ...).
 
     Returns
     -------
@@ -142,7 +142,7 @@ def evaluate_models(taggers: dict, data, chunk_seconds=None, **predict_kwargs) -
         Name -> ``{"roc_auc", "pr_auc", "scores"}``.
     """
     from mirlab.metrics import SingleClassWarning
-    from mirlab.training import evaluate
+    from mirlab.nn.training import evaluate
 
     if isinstance(chunk_seconds, dict) and set(taggers) - set(chunk_seconds):
         raise ValueError(f"chunk_seconds must give a chunk length for every model; missing "
@@ -236,7 +236,7 @@ def chunk_scores(model, y, sr: int | None = None, *, chunk_seconds: float = 2.0,
     sr : int or None
         Its sample rate (must equal ``model.sr``; None: assume it does).
     chunk_seconds, hop_seconds : float
-        Chunks as in :func:`mirlab.training.predict` (hop None: no overlap).
+        Chunks as in :func:`mirlab.nn.training.predict` (hop None: no overlap).
 
     Returns
     -------
@@ -245,8 +245,8 @@ def chunk_scores(model, y, sr: int | None = None, *, chunk_seconds: float = 2.0,
     scores : np.ndarray, shape (n_tags, n_chunks)
         Probabilities; their mean over chunks is ``predict(model, y, ...)``.
     """
-    from mirlab.models.base import as_clips, chunk_starts
-    from mirlab.training import predict
+    from mirlab.nn.models.base import as_clips, chunk_starts
+    from mirlab.nn.training import predict
 
     clip, single = as_clips(y, "y")
     if not single:
@@ -288,7 +288,7 @@ def cls_attention(model, y, sr: int | None = None, *, layer: int = -1):
     """
     import torch
 
-    from mirlab.models.base import as_clips, evaluating
+    from mirlab.nn.models.base import as_clips, evaluating
 
     if not hasattr(model, "attention_maps"):
         raise ValueError(f"model must have a self-attention back end (attention_maps); got "

@@ -1,48 +1,34 @@
-"""Note transcription with NMF: harmonic templates, informed initialisation, note extraction.
+"""From NMF activations to notes, the whole transcription pipeline, its evaluation with
+mir_eval, and template learning (steps 3-5 of :mod:`mirlab.transcription`).
 
-The pipeline taught in ``notebooks/03_nmf_transcription.ipynb``:
-
-1. :func:`spectrogram`: the magnitude STFT ``V`` of a recording, shaped ``(n_bins, n_frames)``;
-2. :func:`harmonic_templates`: one template per piano key (MIDI 21..108): partials at
-   ``k * f0`` (optionally stretched by inharmonicity) with amplitudes ``k ** -decay``, each
-   drawn with the main lobe of the Hann window's spectrum;
-3. :func:`mirlab.nmf.nmf` with the templates fixed estimates the activations ``H``;
-   :func:`score_informed_activations` and :func:`onset_informed_activations` build an initial
-   ``H`` that is zero wherever the score (or the known onsets) rules a note out;
-4. :func:`activations_to_notes`: thresholding, re-onset detection and a minimum duration turn
-   ``H`` into notes (a :class:`mirlab.datasets.Notes`);
-5. :func:`evaluate`: onset-only and onset-offset precision, recall and F-measure with
-   ``mir_eval.transcription`` (50 ms onset tolerance).
-
-:func:`transcribe` runs steps 1-4; :func:`learn_templates` adapts the templates to an
-instrument with score-informed NMF on training pieces.
+Taught in ``notebooks/03_nmf_transcription.ipynb``.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from mirlab import env, features
-from mirlab._checks import (
-    _describe,
-    check_audio,
+from mirlab import features
+from mirlab.core import env
+from mirlab.core.checks import (
+    check_nonnegative,
     check_positive,
     check_positive_int,
-    check_real,
     check_spectrogram,
     check_sr,
 )
 from mirlab.datasets.corpus import Notes
-from mirlab.nmf import nmf, normalize_templates
+from mirlab.transcription.nmf import nmf, normalize_templates
+from mirlab.transcription.templates import (
+    PIANO_PITCHES,
+    check_pitches,
+    harmonic_templates,
+    onset_informed_activations,
+    score_informed_activations,
+    spectrogram,
+)
 
 __all__ = [
-    "PIANO_PITCHES",
-    "spectrogram",
-    "harmonic_templates",
-    "score_informed_activations",
-    "onset_informed_activations",
     "activations_to_notes",
     "transcribe",
     "learn_templates",
@@ -54,208 +40,6 @@ __all__ = [
     "excerpt",
     "plot_activations",
 ]
-
-PIANO_PITCHES = np.arange(21, 109)  # the 88 keys of the piano, A0 to C8
-
-
-def _check_nonnegative(value, name) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0; got {_describe(value)}")
-    return float(value)
-
-
-def _check_pitches(pitches) -> np.ndarray:
-    pitches = np.atleast_1d(check_real(pitches, "pitches"))
-    if pitches.ndim != 1 or len(pitches) == 0:
-        raise ValueError(f"pitches must be a non-empty 1-D array; got shape {pitches.shape}")
-    return pitches
-
-
-def spectrogram(y, sr: int = 22050, n_fft: int = 4096, hop_length: int = 512) -> np.ndarray:
-    """The magnitude STFT ``|X|`` used as ``V`` (Hann window, centred frames).
-
-    Parameters
-    ----------
-    y : np.ndarray
-        Mono signal.
-    sr : int
-        Sample rate in Hz (only validated: the STFT does not depend on it).
-    n_fft, hop_length : int
-        Window length and hop in samples. A long window (4096 samples, 186 ms at 22,050 Hz)
-        resolves the partials of low notes.
-
-    Returns
-    -------
-    np.ndarray, float32, shape (1 + n_fft // 2, n_frames)
-    """
-    y = check_audio(y)
-    check_sr(sr)
-    return np.abs(features.stft(y, n_fft=n_fft, hop_length=hop_length)).astype(np.float32)
-
-
-def _hann_lobe(x: np.ndarray) -> np.ndarray:
-    """Magnitude of the Hann window's spectrum ``x`` bins from its centre, main lobe only."""
-    x = np.abs(x)
-    near_one = np.isclose(x, 1.0)
-    safe = np.where(near_one, 0.5, x)
-    lobe = np.abs(np.sinc(safe) / (1.0 - safe ** 2))
-    return np.where(x < 2.0, np.where(near_one, 0.5, lobe), 0.0)
-
-
-def harmonic_templates(sr: int = 22050, n_fft: int = 4096, pitches=PIANO_PITCHES,
-                       n_partials: int = 20, decay: float = 1.5, width: float = 1.0,
-                       inharmonicity: float = 0.0, tuning: float = 0.0) -> np.ndarray:
-    """Pitch-informed harmonic templates: one spectrum per pitch, columns normalised to sum 1.
-
-    Partial ``k`` of pitch ``p`` lies at ``f_k = k * f0 * sqrt(1 + B * k**2)`` Hz, with
-    ``f0 = midi_to_hz(p + tuning)`` and ``B = inharmonicity`` (0 for an ideal string; a piano
-    string has B around 1e-4), and has amplitude ``k ** -decay``. It is drawn as the main
-    lobe of the Hann window's spectrum (four bins wide), widened by the factor ``width`` to
-    tolerate mistuning or vibrato. Partials at or above the Nyquist frequency are dropped.
-
-    Parameters
-    ----------
-    sr : int
-    n_fft : int
-        Must match the spectrogram the templates are used with.
-    pitches : array_like
-        MIDI pitches, one template each (default: the 88 piano keys).
-    n_partials : int
-    decay : float >= 0
-        How fast the partials' amplitudes fall: ``k ** -decay``. The decisive parameter.
-    width : float > 0
-        Width of each partial, in multiples of the Hann main lobe.
-    inharmonicity : float >= 0
-        The coefficient ``B``.
-    tuning : float
-        Offset in semitones (fractions allowed) of every pitch.
-
-    Returns
-    -------
-    np.ndarray, float32, shape (1 + n_fft // 2, len(pitches))
-
-    Examples
-    --------
-    >>> W = harmonic_templates(sr=8000, n_fft=512, pitches=[69], n_partials=3, decay=1.0)
-    >>> W.shape, int(W[:, 0].argmax()), round(float(W.sum()), 4)  # 440 Hz is bin 28.2
-    ((257, 1), 28, 1.0)
-
-    References
-    ----------
-    E. Vincent, N. Bertin and R. Badeau, "Adaptive harmonic spectral decomposition for multiple
-    pitch estimation," IEEE TASLP 18(3), 2010 {cite}`Vincent2010harmonic`.
-    """
-    sr = check_sr(sr)
-    n_fft = check_positive_int(n_fft, "n_fft", minimum=2)
-    pitches = _check_pitches(pitches)
-    n_partials = check_positive_int(n_partials, "n_partials")
-    decay = _check_nonnegative(decay, "decay")
-    width = check_positive(width, "width")
-    B = _check_nonnegative(inharmonicity, "inharmonicity")
-    tuning = float(check_real(tuning, "tuning"))
-    k = np.arange(1, n_partials + 1)
-    f0 = features.midi_to_hz(pitches + tuning)
-    freqs = f0[None, :] * k[:, None] * np.sqrt(1.0 + B * k[:, None] ** 2)  # (n_partials, n_p)
-    amps = np.where(freqs < sr / 2, k[:, None] ** -decay, 0.0)
-    bins = np.arange(1 + n_fft // 2)[:, None, None]
-    lobes = _hann_lobe((bins - freqs[None] * n_fft / sr) / width)  # (n_bins, n_partials, n_p)
-    W = np.einsum("bkp,kp->bp", lobes, amps)
-    total = W.sum(axis=0)
-    return (W / np.where(total > 0, total, 1.0)).astype(np.float32)
-
-
-def _frames_of(times, sr, hop_length, n_frames):
-    return np.clip(features.time_to_frames(times, sr=sr, hop_length=hop_length), 0, n_frames)
-
-
-def _note_pitch_rows(pitch, pitches):
-    row = {int(p): i for i, p in enumerate(np.round(pitches).astype(int))}
-    return np.array([row.get(int(round(p)), -1) for p in pitch])
-
-
-def score_informed_activations(notes: Notes, n_frames: int, sr: int = 22050,
-                               hop_length: int = 512, pitches=PIANO_PITCHES,
-                               tolerance: float = 0.1) -> np.ndarray:
-    """Initial activations from a score: 1 around each note, 0 elsewhere.
-
-    The activation of a note's pitch may be non-zero from ``tolerance`` seconds before its
-    onset to ``tolerance`` after its offset. Multiplicative updates keep zeros at zero, so NMF
-    started from this ``H`` only refines what the score allows (Ewert & Müller 2012).
-
-    Parameters
-    ----------
-    notes : mirlab.datasets.Notes
-        The score's notes (``onset``, ``offset``, ``pitch``); pitches outside ``pitches`` are
-        ignored.
-    n_frames : int
-        Number of frames of the spectrogram.
-    sr, hop_length : int
-    pitches : array_like
-        The pitch of each row of ``H``.
-    tolerance : float >= 0
-        Seconds allowed on each side of a note (the score's timing is approximate).
-
-    Returns
-    -------
-    np.ndarray, float32, shape (len(pitches), n_frames)
-
-    References
-    ----------
-    S. Ewert and M. Müller, "Using score-informed constraints for NMF-based source separation,"
-    ICASSP 2012 {cite}`Ewert2012scoreinformed`.
-    """
-    n_frames = check_positive_int(n_frames, "n_frames")
-    pitches = _check_pitches(pitches)
-    tolerance = _check_nonnegative(tolerance, "tolerance")
-    H = np.zeros((len(pitches), n_frames), dtype=np.float32)
-    rows = _note_pitch_rows(notes.pitch, pitches)
-    start = _frames_of(np.asarray(notes.onset) - tolerance, sr, hop_length, n_frames)
-    end = _frames_of(np.asarray(notes.offset) + tolerance, sr, hop_length, n_frames)
-    for r, a, b in zip(rows, start, end, strict=True):
-        if r >= 0:
-            H[r, a:max(b, a + 1)] = 1.0
-    return H
-
-
-def onset_informed_activations(onsets, pitch, n_frames: int, sr: int = 22050,
-                               hop_length: int = 512, pitches=PIANO_PITCHES,
-                               tolerance: float = 0.05, max_duration: float = 4.0) -> np.ndarray:
-    """Initial activations when each note's onset and pitch are known but not its end.
-
-    The activation of a note's pitch may be non-zero from ``tolerance`` seconds before its
-    onset until the next onset of the same pitch (or ``max_duration`` seconds later): NMF has
-    to find where the note ends.
-
-    Parameters
-    ----------
-    onsets, pitch : array_like
-        Onset times (s) and MIDI pitches of the notes.
-    n_frames : int
-    sr, hop_length : int
-    pitches : array_like
-        The pitch of each row of ``H``.
-    tolerance : float >= 0
-    max_duration : float > 0
-
-    Returns
-    -------
-    np.ndarray, float32, shape (len(pitches), n_frames)
-    """
-    onsets = np.atleast_1d(check_real(onsets, "onsets")).astype(float)
-    pitch = np.atleast_1d(check_real(pitch, "pitch"))
-    if onsets.shape != pitch.shape:
-        raise ValueError(f"onsets and pitch must have the same shape; got {onsets.shape} and "
-                         f"{pitch.shape}")
-    max_duration = check_positive(max_duration, "max_duration")
-    ends = onsets + max_duration
-    for p in np.unique(pitch):
-        idx = np.flatnonzero(pitch == p)
-        idx = idx[np.argsort(onsets[idx])]
-        ends[idx[:-1]] = np.minimum(ends[idx[:-1]], onsets[idx[1:]] - tolerance)
-    notes = Notes(onset=onsets, offset=np.maximum(ends - tolerance, onsets), pitch=pitch,
-                  velocity=np.zeros(len(pitch)), program=np.zeros(len(pitch), dtype=int),
-                  part=np.zeros(len(pitch), dtype=int))
-    return score_informed_activations(notes, n_frames, sr, hop_length, pitches, tolerance)
 
 
 def _runs(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -314,14 +98,14 @@ def activations_to_notes(H, sr: int = 22050, hop_length: int = 512, pitches=PIAN
     ([0.2, 0.5], [0.6, 0.9], [60, 64])
     """
     H = check_spectrogram(H, "H")
-    pitches = _check_pitches(pitches)
+    pitches = check_pitches(pitches)
     if len(pitches) != H.shape[0]:
         raise ValueError(f"pitches must give one pitch per row of H ({H.shape[0]}); got "
                          f"{len(pitches)}")
     sr, hop_length = check_sr(sr), check_positive_int(hop_length, "hop_length")
-    threshold = _check_nonnegative(threshold, "threshold")
-    min_frames = _check_nonnegative(min_duration, "min_duration") * sr / hop_length
-    rise = _check_nonnegative(rise, "rise")
+    threshold = check_nonnegative(threshold, "threshold")
+    min_frames = check_nonnegative(min_duration, "min_duration") * sr / hop_length
+    rise = check_nonnegative(rise, "rise")
     peak = float(H.max())
     level = threshold * peak if relative else threshold
     rows = []
@@ -368,14 +152,14 @@ def transcribe(y, sr: int = 22050, W=None, *, n_fft: int = 4096, hop_length: int
     threshold, min_duration, rise : float
         Passed to :func:`activations_to_notes`.
     beta : str or float
-        The divergence (see :func:`mirlab.nmf.nmf`).
+        The divergence (see :func:`mirlab.transcription.nmf.nmf`).
     sparsity : float
         L1 weight on the activations.
 
     Returns
     -------
     notes : mirlab.datasets.Notes
-    result : mirlab.nmf.NMFResult
+    result : mirlab.transcription.nmf.NMFResult
         Templates, activations and the cost curve.
     """
     V = spectrogram(y, sr, n_fft=n_fft, hop_length=hop_length)
@@ -417,7 +201,7 @@ def learn_templates(recordings, W, *, n_fft: int = 4096, hop_length: int = 512,
     np.ndarray, float32
         The learned templates, each column normalised to sum 1.
     """
-    pitches = _check_pitches(pitches)
+    pitches = check_pitches(pitches)
     Vs, Hs = [], []
     for rec in recordings:
         V = spectrogram(rec.y, rec.sr, n_fft=n_fft, hop_length=hop_length)
@@ -685,7 +469,7 @@ def plot_activations(H, sr: int = 22050, hop_length: int = 512, pitches=PIANO_PI
     from mirlab import plotting
 
     H = check_spectrogram(H, "H")
-    pitches = _check_pitches(pitches).astype(int)
+    pitches = check_pitches(pitches).astype(int)
     rows = np.zeros((int(pitches.max()) + 1, H.shape[1]), dtype=np.float32)
     rows[pitches] = H
     db = features.amplitude_to_db(rows, ref=float(rows.max()) or 1.0, top_db=db_range)

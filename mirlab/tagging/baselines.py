@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mirlab import env
-from mirlab._checks import check_audio, check_positive, check_positive_int, check_sr
+from mirlab.core import env
+from mirlab.core.checks import check_audio, check_positive, check_positive_int, check_sr
 
 
 def mfcc_statistics(y, sr: int = 16000, n_mfcc: int = 20, n_fft: int = 1024,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mirlab._checks import check_choice, check_positive, check_positive_int, check_sr
+from mirlab.core.checks import check_choice, check_positive, check_positive_int, check_sr
 from mirlab.features import mel_filterbank
 
 __all__ = ["LogMel", "check_waveform"]

@@ -10,9 +10,9 @@ import math
 import torch
 from torch import nn
 
-from mirlab.models.base import Tagger, scaled
-from mirlab.models.crnn import ConvFrontEnd
-from mirlab.models.frontend import LogMel
+from mirlab.nn.models.base import Tagger, scaled
+from mirlab.nn.models.crnn import ConvFrontEnd
+from mirlab.nn.models.frontend import LogMel
 
 __all__ = ["AttentionTagger", "sinusoidal_positions"]
 

@@ -1,0 +1,20 @@
+"""The bottom layer of mirlab: what every other package shares.
+
+- :mod:`mirlab.core.checks`: input validation with messages that name the argument, what was
+  expected and what was received;
+- :mod:`mirlab.core.files`: checksums and atomic writes;
+- :mod:`mirlab.core.env`: the cache folder, the device (CUDA or CPU), FluidSynth, progress bars;
+- :mod:`mirlab.core.pitch`: MIDI pitch and frequency, the one table of pitch-class names.
+
+Nothing here imports another mirlab package.
+"""
+
+from mirlab.core.env import (
+    cache_dir,
+    device,
+    environment_info,
+    environment_report,
+    progress_disabled,
+)
+
+__all__ = ["cache_dir", "device", "environment_info", "environment_report", "progress_disabled"]
