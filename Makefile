@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make book   set up everything, render the data the notebooks need, execute them, write HTML
 #   make test   set up everything and run the whole test suite in the same environment
-# Both are idempotent: a second run reuses the environment, the data cache and the
+# `make book` first executes the notebooks in parallel (one per core) into the execution cache,
+# then builds the HTML from it. Both are idempotent: a second run reuses the environment, the data cache and the
 # execution cache.
 
 VENV ?= .venv
@@ -16,6 +17,7 @@ export MIRLAB_CACHE ?= $(CURDIR)/data/cache
 book: export MIRLAB_STATIC := 1
 book: export TQDM_DISABLE := 1
 book: env _build/.mirlab-sources
+	$(PY) .ci/execute-notebooks _build/.jupyter_cache _toc.yml 600
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
 
@@ -29,8 +31,9 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	bash .ci/setup-env "$(VENV)"
 	touch $(STAMP)
 
-# Executed notebooks are cached by their code; when mirlab changes, they must run again.
-_build/.mirlab-sources: $(shell find mirlab -name '*.py') pyproject.toml
+# Executed notebooks are cached by their code; when mirlab (or a shipped checkpoint) changes,
+# they must run again.
+_build/.mirlab-sources: $(shell find mirlab -name '*.py' -o -name '*.pt' -o -name '*.json') pyproject.toml
 	rm -rf _build/.jupyter_cache
 	mkdir -p _build && touch $@
 

@@ -18,7 +18,7 @@ def test_cache_dir_follows_the_environment_variable(tmp_path, monkeypatch):
 
 def test_cache_dir_defaults_to_the_checkout(monkeypatch):
     monkeypatch.delenv(env.CACHE_ENV, raising=False)
-    repo = env.Path(env.__file__).resolve().parent.parent
+    repo = env.Path(__file__).resolve().parents[1]  # the checkout holding these tests
     assert mirlab.cache_dir() == repo / "data" / "cache"
 
 
