@@ -1,8 +1,9 @@
-"""Digital audio: loading, mono mixdown, resampling, validation, players and a fallback synthesiser.
+"""Digital audio I/O: loading, mono mixdown, resampling, peak normalisation, quantisation, players.
 
 Conventions follow librosa: a signal ``y`` is a float array of shape ``(n_samples,)`` (or
 ``(n_channels, n_samples)`` before mixdown) with values in [-1, 1], ``sr`` its sample rate in Hz.
-Taught in ``notebooks/01_audio_representations.ipynb``.
+Taught in ``notebooks/01_audio_representations.ipynb``. Notes are turned into audio by the one
+synthesiser, :mod:`mirlab.datasets.synth`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import numpy as np
 from mirlab.core.checks import (
     check_audio,
     check_positive,
-    check_positive_int,
     check_same_sr,
     check_sr,
 )
@@ -25,10 +25,9 @@ __all__ = [
     "load",
     "to_mono",
     "resample",
-    "normalize",
+    "normalize_peak",
     "quantize",
     "player",
-    "synthesize_notes",
     "mix",
     "midi_to_hz",
 ]
@@ -156,8 +155,17 @@ def resample(y, orig_sr: int, target_sr: int) -> np.ndarray:
     return out[..., :n_out].astype(y.dtype, copy=False)
 
 
-def normalize(y, peak: float = 1.0) -> np.ndarray:
-    """Scale ``y`` so that its largest absolute value is ``peak`` (silence stays silent)."""
+def normalize_peak(y, peak: float = 1.0) -> np.ndarray:
+    """Scale ``y`` so that its largest absolute value is ``peak`` (silence stays silent).
+
+    Not to be confused with :func:`mirlab.features.normalize`, which normalises the columns
+    of a feature array. :func:`player` does the same with ``normalize_peak=True``.
+
+    Examples
+    --------
+    >>> normalize_peak(np.array([0.1, -0.2]))
+    array([ 0.5, -1. ])
+    """
     y = check_audio(y, mono=False)
     m = np.max(np.abs(y))
     return y if m == 0 else y * (check_positive(peak, "peak") / m)
@@ -187,129 +195,14 @@ def player(y, sr: int, normalize_peak: bool = True):
     sr : int
         Sample rate in Hz.
     normalize_peak : bool
-        Let the player scale the signal to full range (``False`` keeps relative loudness).
+        Let the player scale the signal to full range, as :func:`normalize_peak` does
+        (``False`` keeps relative loudness).
     """
     from IPython.display import Audio
 
     y = check_audio(y, mono=False)
     silent = not np.any(y)  # IPython cannot scale silence to full range
     return Audio(y, rate=check_sr(sr), normalize=normalize_peak and not silent)
-
-
-# --- fallback synthesiser -------------------------------------------------------------------
-# Envelope (attack s, decay time constant s or None for sustain, release s) and the exponent of
-# the partial amplitudes k**-rolloff per General-MIDI family (program // 8).
-_FAMILY_SOUND = {
-    0: (0.005, 0.6, 0.08, 1.5),   # piano: percussive, decaying
-    1: (0.002, 0.3, 0.05, 1.8),   # chromatic percussion
-    2: (0.01, None, 0.05, 1.0),   # organ: sustained, bright
-    3: (0.005, 0.8, 0.10, 1.6),   # guitar
-    4: (0.02, 1.0, 0.10, 2.0),    # bass
-    5: (0.08, None, 0.15, 1.2),   # strings: slow bow attack
-    6: (0.10, None, 0.20, 1.4),   # ensemble / choir
-    7: (0.04, None, 0.08, 0.9),   # brass
-    8: (0.03, None, 0.08, 1.1),   # reed
-    9: (0.04, None, 0.08, 2.5),   # pipe / flute: few partials
-}
-
-
-def synthesize_notes(onsets, offsets, pitches, velocities=None, programs=None, sr: int = 22050,
-                     n_partials: int = 12, duration: float | None = None) -> np.ndarray:
-    """Render notes with harmonic partials and a per-instrument-family envelope.
-
-    This is the documented fallback when FluidSynth is not installed: each note is a sum of
-    ``n_partials`` harmonics with amplitudes ``k**-rolloff`` and an attack / decay / release
-    envelope chosen by the General-MIDI family of its program (piano decays, strings swell,
-    organ sustains; families without an entry sound like the piano). It is far from a sampled
-    instrument, but keeps onsets, pitches and chords exact, so every chapter still runs.
-
-    Parameters
-    ----------
-    onsets, offsets : array_like, shape (n_notes,)
-        Note start and end times in seconds (onsets >= 0, offsets >= onsets).
-    pitches : array_like, shape (n_notes,)
-        MIDI pitch numbers.
-    velocities : array_like, optional
-        MIDI velocities 1..127 (default 90).
-    programs : array_like, optional
-        General-MIDI program numbers 0..127 (default 0, piano).
-    sr : int
-        Sample rate in Hz.
-    n_partials : int
-        Number of harmonics per note (those at or above the Nyquist frequency are dropped; a
-        note with none left is silent).
-    duration : float, optional
-        Length of the output in seconds (default: last offset plus 0.3 s for the release).
-
-    Returns
-    -------
-    np.ndarray, float32, shape (n_samples,)
-        The mix, peak-normalised to 0.9 (silence if no note is audible).
-
-    Examples
-    --------
-    >>> y = synthesize_notes([0.0, 0.5], [0.5, 1.0], [60, 64], programs=[0, 40], sr=8000)
-    >>> y.shape, round(float(abs(y).max()), 6)
-    ((10400,), 0.9)
-    """
-    sr = check_sr(sr)
-    n_partials = check_positive_int(n_partials, "n_partials")
-    notes = _check_notes(onsets, offsets, pitches, velocities, programs)
-    if duration is None:
-        duration = notes[1].max() + 0.3 if len(notes[0]) else 0.0
-    elif not (isinstance(duration, numbers.Real) and np.isfinite(duration) and duration >= 0):
-        raise ValueError(f"duration must be a finite number of seconds >= 0; got {duration!r}")
-    out = np.zeros(max(int(np.ceil(duration * sr)), 1))
-    for note in zip(*notes, strict=True):
-        _add_note(out, *note, sr=sr, n_partials=n_partials)
-    peak = np.max(np.abs(out))
-    return (out * (0.9 / peak) if peak > 0 else out).astype(np.float32)
-
-
-def _check_notes(onsets, offsets, pitches, velocities, programs):
-    """Validate note arrays; return them as five equal-length float/int arrays."""
-    cols = {"onsets": onsets, "offsets": offsets, "pitches": pitches}
-    cols = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in cols.items()}
-    n = len(cols["onsets"])
-    cols["velocities"] = np.full(n, 90.0) if velocities is None else velocities
-    cols["programs"] = np.zeros(n) if programs is None else programs
-    for name, values in cols.items():
-        values = np.atleast_1d(np.asarray(values, dtype=float))
-        if values.ndim != 1 or len(values) != n:
-            raise ValueError(f"{name} must have one entry per note ({n}); got shape {values.shape}")
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} must be finite; got NaN or infinite values")
-        cols[name] = values
-    if np.any(cols["onsets"] < 0):
-        raise ValueError(f"onsets must be >= 0 s; got minimum {cols['onsets'].min():.3g}")
-    if np.any(cols["offsets"] < cols["onsets"]):
-        raise ValueError("offsets must not precede onsets; got a note with offset < onset")
-    if np.any((cols["programs"] < 0) | (cols["programs"] > 127)):
-        raise ValueError("programs must be General-MIDI program numbers in 0..127")
-    cols["programs"] = cols["programs"].astype(int)
-    return tuple(cols.values())
-
-
-def _add_note(out, onset, offset, pitch, velocity, program, sr, n_partials):
-    """Add one synthesised note to ``out`` in place."""
-    attack, decay, release, rolloff = _FAMILY_SOUND.get(program // 8, _FAMILY_SOUND[0])
-    f0 = midi_to_hz(pitch)
-    k = np.arange(1, n_partials + 1)
-    k = k[k * f0 < sr / 2]
-    start = int(round(onset * sr))
-    if len(k) == 0 or start >= len(out):
-        return  # inaudible at this sample rate, or after the end
-    length = offset - onset
-    n = min(int(round((length + release) * sr)), len(out) - start)
-    t = np.arange(n) / sr
-    env = np.minimum(t / attack, 1.0)
-    if decay is not None:
-        env *= np.exp(-np.maximum(t - attack, 0) / decay)
-    tail = t > length
-    env[tail] *= np.exp(-(t[tail] - length) / (release / 4))
-    amps = k ** -rolloff
-    partials = amps @ np.sin(2 * np.pi * f0 * np.outer(k, t)) / amps.sum()
-    out[start:start + n] += (velocity / 127.0) * env * partials
 
 
 def mix(*tracks, gains_db=None) -> tuple[np.ndarray, int]:
@@ -325,7 +218,7 @@ def mix(*tracks, gains_db=None) -> tuple[np.ndarray, int]:
     Returns
     -------
     y : np.ndarray, float32
-        The sum (not normalised: scale it with :func:`normalize` if it may clip).
+        The sum (not normalised: scale it with :func:`normalize_peak` if it may clip).
     sr : int
         The common sample rate.
 

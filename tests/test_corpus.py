@@ -23,9 +23,10 @@ import pytest
 from music21 import chord, meter, note, stream
 
 from mirlab import datasets
+from mirlab.core import cache as _cache
 from mirlab.core import files as _files
 from mirlab.core.env import has_fluidsynth
-from mirlab.datasets import chord_labels, corpus
+from mirlab.datasets import chord_labels, corpus, scores, synth
 
 FOLK_ID = "folk/oneills1850/0001-0050.abc#2"  # "Fare You Well", 25 s
 HOP = 512
@@ -51,7 +52,7 @@ def _manifest_and_flac(cache):
     """The only cache entry: its manifest (path, content) and the FLAC it names."""
     (path,) = _manifests(cache)
     manifest = json.loads(path.read_text())
-    return path, manifest, path.parent / manifest["file"]
+    return path, manifest, path.parent / manifest["files"]["audio"]["y"]["file"]
 
 
 # --- chord-label rule -----------------------------------------------------------------------
@@ -327,12 +328,12 @@ def test_folk_tune_is_monophonic_without_chords():
 def test_folk_collection_lists_hundreds_of_monophonic_tunes():
     """Builds the folk index on a cold cache (about 10 s), then reads it."""
     ids = datasets.list_pieces("folk")
-    assert len(ids) == len(set(ids)) == sum(q for _, q in corpus.FOLK_SOURCES)
-    for source, quota in corpus.FOLK_SOURCES:
+    assert len(ids) == len(set(ids)) == sum(q for _, q in scores.FOLK_SOURCES)
+    for source, quota in scores.FOLK_SOURCES:
         assert sum(i.startswith(f"folk/{source}/") for i in ids) == quota
     for pid in ids:
         path, _, number = pid[len("folk/"):].partition("#")
-        assert number.isdigit() and (corpus._corpus_root() / path).is_file()
+        assert number.isdigit() and (scores.corpus_root() / path).is_file()
     for pid in ids[:: len(ids) // 5]:
         notes = datasets.load_piece(pid).notes
         assert np.all(notes.onset[1:] >= notes.offset[:-1] - 1e-9)
@@ -343,7 +344,7 @@ def test_chorale_collection(tmp_path, monkeypatch):
     assert len(ids) > 300 and "bach/bwv66.6" in ids
     monkeypatch.setenv("MIRLAB_CACHE", str(tmp_path))  # rebuild the index from the scores
     assert datasets.list_pieces("chorales") == ids
-    assert (tmp_path / "corpus" / "index-chorales.json").is_file()
+    assert len(list((tmp_path / "corpus").glob("index-chorales-*.json"))) == 1
     recs = datasets.load_collection("chorales", n=2, progress=False)
     assert [r.piece_id for r in recs] == ids[:2]
     assert all(r.chords is not None and len(r.chords.labels) == len(r.beats) for r in recs)
@@ -417,8 +418,9 @@ def test_corrupt_audio_is_detected_and_rerendered(private_cache, how, what):
     clean = datasets.load_piece(FOLK_ID).y
     path, manifest, flac = _manifest_and_flac(private_cache)
     assert manifest["params"]["piece_id"] == FOLK_ID
-    assert manifest["sha256"] == hashlib.sha256(flac.read_bytes()).hexdigest()
-    assert flac.name.endswith(f"-{manifest['sha256'][:8]}.flac")
+    sha = manifest["files"]["audio"]["y"]["sha256"]
+    assert sha == hashlib.sha256(flac.read_bytes()).hexdigest()
+    assert flac.name.endswith(f"-y-{sha[:8]}.flac")
     _damage(flac if what == "flac" else path, how)
     with pytest.warns(datasets.CacheWarning, match="not usable"):
         again = datasets.load_piece(FOLK_ID).y
@@ -446,10 +448,10 @@ def test_orphaned_flacs_are_cleaned_when_old(private_cache):
     datasets.load_piece(FOLK_ID)
     path, _, flac = _manifest_and_flac(private_cache)
     stem = path.name[: -len(".json")]
-    old, young = (flac.parent / f"{stem}-{'0' * 8}.flac"), (flac.parent / f"{stem}-{'1' * 8}.flac")
+    old, young = (flac.parent / f"{stem}-y-{d * 8}.flac" for d in "01")
     for orphan in (old, young):
         orphan.write_bytes(b"uncommitted")
-    ago = time.time() - 2 * corpus._ORPHAN_AGE
+    ago = time.time() - 2 * _cache.ORPHAN_AGE
     os.utime(old, (ago, ago))
     path.unlink()
     datasets.load_piece(FOLK_ID)  # re-renders and commits, then cleans
@@ -460,7 +462,7 @@ _RACE = """
 import hashlib, json, sys, time, warnings
 from pathlib import Path
 from mirlab import datasets
-from mirlab.datasets import corpus
+from mirlab.core import cache
 warnings.simplefilter("error", datasets.CacheWarning)
 me, folder, piece = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 
@@ -471,7 +473,7 @@ def wait_for(name):
         time.sleep(0.005)
 
 
-real_write = corpus.atomic_write_bytes
+real_write = cache.atomic_write_bytes
 
 
 def write(path, data):  # process 0 holds its commit between the FLAC and the manifest
@@ -481,7 +483,7 @@ def write(path, data):  # process 0 holds its commit between the FLAC and the ma
         wait_for("other-loaded")
 
 
-corpus.atomic_write_bytes = write
+cache.atomic_write_bytes = write
 if me == 1:
     wait_for("flac-written")  # look at the cache while process 0 is half-way
 try:
@@ -576,11 +578,9 @@ def test_equivalent_versions_share_one_cache_entry(private_cache):
 
 
 def test_changed_fallback_sound_is_not_served_stale(private_cache, monkeypatch):
-    from mirlab import audio
-
     before = datasets.load_piece(FOLK_ID, renderer="fallback").y
-    attack, decay, release, _ = audio._FAMILY_SOUND[9]  # flute: program 73 // 8
-    monkeypatch.setitem(audio._FAMILY_SOUND, 9, (attack, decay, release, 1.0))
+    attack, decay, release, _ = synth.FAMILY_SOUND[9]  # flute: program 73 // 8
+    monkeypatch.setitem(synth.FAMILY_SOUND, 9, (attack, decay, release, 1.0))
     after = datasets.load_piece(FOLK_ID, renderer="fallback").y
     assert not np.array_equal(before, after)
     assert len(_manifests(private_cache)) == 2
@@ -598,7 +598,7 @@ def test_audio_key_holds_the_soundfont_and_fluidsynth(private_cache, monkeypatch
     import fluidsynth
 
     assert int(synth["fluidsynth"].split(".")[0]) >= 2 and fluidsynth.api_version
-    monkeypatch.setattr(corpus, "_soundfont_sha256", lambda path: "0" * 64)  # another soundfont
+    monkeypatch.setattr("mirlab.datasets.synth.soundfont_sha256", lambda path: "0" * 64)
     with warnings.catch_warnings():
         warnings.simplefilter("error", datasets.CacheWarning)
         datasets.load_piece(FOLK_ID)
@@ -632,7 +632,7 @@ def test_corrupt_ground_truth_and_index_are_rebuilt(private_cache):
         rec = datasets.load_piece(FOLK_ID)
     np.testing.assert_array_equal(rec.notes.pitch, clean.notes.pitch)
     ids = datasets.list_pieces("chorales")
-    index = private_cache / "index-chorales.json"
+    (index,) = private_cache.glob("index-chorales-*.json")
     index.write_text(index.read_text()[:100])
     with pytest.warns(datasets.CacheWarning, match="unreadable"):
         assert datasets.list_pieces("chorales") == ids

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 from mirlab.core import env
-from mirlab.datasets import tagging
-from mirlab.datasets.corpus import CacheWarning
+from mirlab.core.cache import CacheWarning
+from mirlab.datasets import clips, tagging, transfer_tasks
 from mirlab.datasets.remote import RemoteDataset
 
 N = 30  # clips: 21 train, 3 valid, 6 test
@@ -70,10 +70,10 @@ def test_splits_are_disjoint_by_piece(ds):
 def test_transfer_pieces_never_in_training_or_test():
     for collection in ("chorales", "folk"):
         for part in ("pool", "test"):
-            for pid in tagging._transfer_pieces(collection, None, part):
+            for pid in transfer_tasks.transfer_pieces(collection, None, part):
                 assert tagging.piece_split(pid) in ("transfer", "valid")
-    pool = set(tagging._transfer_pieces("chorales", None, "pool"))
-    assert pool and not pool & set(tagging._transfer_pieces("chorales", None, "test"))
+    pool = set(transfer_tasks.transfer_pieces("chorales", None, "pool"))
+    assert pool and not pool & set(transfer_tasks.transfer_pieces("chorales", None, "test"))
 
 
 def test_tags_match_the_design(ds):
@@ -81,7 +81,7 @@ def test_tags_match_the_design(ds):
     for row, m in zip(ds.labels, ds.meta, strict=True):
         tags = {t for t, v in zip(ds.tags, row, strict=True) if v}
         programs = {tr["program"]: tr for tr in m["tracks"]}
-        notes = tagging._clip_notes(m)
+        notes = clips.clip_notes(m)
         for fam in tagging.INSTRUMENT_TAGS:
             have = [tr for p, tr in programs.items() if p in tagging.FAMILIES[fam]]
             playing = max([np.sum(np.minimum(off, SECONDS) - on)
@@ -105,7 +105,10 @@ def test_tags_match_the_design(ds):
 
 def test_tagged_family_is_audible():
     """Rendering one clip with and without a tagged family changes the audio clearly."""
-    metas = [m for m in tagging.design_clips(N, SECONDS) if m["ensemble"] == "small_ensemble"]
+    # a clip with two families at least: with one, muting it leaves silence at -96 dB (the
+    # floor of FluidSynth's channel volume) that the effects' normalisation brings back
+    metas = [m for m in tagging.design_clips(N, SECONDS) if m["ensemble"] == "small_ensemble"
+             and len({tr["family"] for tr in m["tracks"]}) > 1]
     m = metas[0]
     fam = m["tracks"][0]["family"]
     muted = json.loads(json.dumps(m))
@@ -114,7 +117,7 @@ def test_tagged_family_is_audible():
             tr["gain_db"] = -200.0
     m["effects"].update(snr_db=200.0, wet=0.0)
     muted["effects"].update(snr_db=200.0, wet=0.0, gain_db=m["effects"]["gain_db"])
-    a, b = (tagging._render_clips([x], 16000, "default", False, "") for x in (m, muted))
+    a, b = (clips.render_clips([x], 16000, "default")[0].astype(float) for x in (m, muted))
     assert np.std(a - b) > 0.05 * np.std(a)
 
 
@@ -124,7 +127,7 @@ def test_deterministic_and_cache_reload_equals_first_render(ds, tagging_cache):
     np.testing.assert_array_equal(first.audio, again.audio)
     np.testing.assert_array_equal(first.audio, ds.audio)  # fresh render == shared cache
     np.testing.assert_array_equal(first.labels, ds.labels)
-    other = tagging.design_clips(N, SECONDS, seed=1)
+    other = tagging.design_clips(N, SECONDS, random_state=1)
     assert [m["piece_id"] for m in other] != [m["piece_id"] for m in first.meta]
 
 
@@ -159,7 +162,8 @@ def test_subset_and_counts(ds):
 @pytest.mark.parametrize("kwargs, word", [
     ({"n_clips": 0}, "n_clips"), ({"n_clips": 2.5}, "n_clips"), ({"clip_seconds": -1}, "clip"),
     ({"sr": 0}, "sr"), ({"soundfont": "nonesuch"}, "soundfont"), ({"splits": "all"}, "splits"),
-    ({"splits": []}, "splits"), ({"seed": -1}, "seed"), ({"name": "mtat"}, "name")])
+    ({"splits": []}, "splits"), ({"random_state": -1}, "random_state"),
+    ({"name": "mtat"}, "name")])
 def test_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         tagging.load_tagging_dataset(**{"progress": False, **kwargs})
@@ -181,7 +185,7 @@ def test_musescore_renders_the_same_clips_with_other_samples(ds):
 
 
 def test_missing_musescore_soundfont_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(tagging, "MUSESCORE_FILES", ("/nonexistent/MuseScore_General.sf3",))
+    monkeypatch.setattr(clips, "MUSESCORE_FILES", ("/nonexistent/MuseScore_General.sf3",))
     with pytest.raises(ValueError, match="apt-get install"):
         tagging.soundfont_file("musescore")
     assert not tagging.has_soundfont("musescore")
@@ -235,3 +239,33 @@ def test_real_dataset_through_the_same_interface(tmp_path, monkeypatch):
     assert ds.labels[2, ds.tags.index("choir")] == 1
     assert np.all(ds.audio[0, sr:] == 0)  # a 1 s track zero-padded to 2 s
     assert len(ds.subset("test")) == 1
+
+
+def test_design_key_is_the_design_not_the_audio(monkeypatch):
+    key = tagging.design_key(n_clips=N, clip_seconds=SECONDS, random_state=0)
+    assert len(key) == 16 and key == tagging.design_key(n_clips=N, clip_seconds=SECONDS)
+    others = [tagging.design_key(n_clips=N + 1, clip_seconds=SECONDS),
+              tagging.design_key(n_clips=N, clip_seconds=2.0),
+              tagging.design_key(n_clips=N, clip_seconds=SECONDS, random_state=1),
+              tagging.design_key(n_clips=N, clip_seconds=SECONDS, soundfont="musescore")]
+    assert len({key, *others}) == 5
+    # the renderer (FluidSynth's version, the soundfont's bytes) is not part of the design
+    monkeypatch.setattr("mirlab.datasets.synth.soundfont_sha256", lambda path: "0" * 64)
+    assert tagging.design_key(n_clips=N, clip_seconds=SECONDS) == key
+    # the code of the clip design is
+    monkeypatch.setitem(clips.TEMPO_RANGES, "slow", (40.0, 72.0))
+    assert tagging.design_key(n_clips=N, clip_seconds=SECONDS) != key
+    with pytest.raises(ValueError, match="random_state"):
+        tagging.design_key(random_state=-1)
+
+
+def test_tagging_cache_is_keyed_on_design_and_renderer(tagging_cache, monkeypatch):
+    tagging.load_tagging_dataset(n_clips=3, clip_seconds=1.0, progress=False)
+    (manifest,) = tagging_cache.glob("*.json")
+    params = json.loads(manifest.read_text())["params"]
+    assert params["design"] == tagging.design_key(n_clips=3, clip_seconds=1.0)
+    assert params["synth"]["renderer"] in ("fluidsynth", "fallback")
+    monkeypatch.setattr("mirlab.datasets.synth.soundfont_sha256", lambda path: "0" * 64)
+    if env.has_fluidsynth():  # another soundfont file: rendered anew, the old entry kept
+        tagging.load_tagging_dataset(n_clips=3, clip_seconds=1.0, progress=False)
+        assert len(list(tagging_cache.glob("*.json"))) == 2

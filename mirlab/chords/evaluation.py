@@ -3,7 +3,7 @@
 - :func:`chorale_split`: the fixed train/test split of the chorales, by piece;
 - :func:`reference_chords` / :func:`label_sequences`: ground-truth labels of a piece read from
   the score alone (no audio is rendered), e.g. to learn transitions from many pieces;
-- :func:`score_piece` / :func:`evaluate`: mir_eval's ``root``, ``majmin`` and ``mirex``
+- :func:`score_piece` / :func:`aggregate_scores`: mir_eval's ``root``, ``majmin`` and ``mirex``
   comparisons, weighted by duration within a piece *and* across pieces;
 - :func:`libfmp_recognize`: libfmp's HMM chord recogniser used as its documentation shows;
 - :func:`expert_reference`: the expert Roman-numeral analysis of a chorale as timed chord
@@ -14,11 +14,11 @@ Taught in ``notebooks/02_chord_recognition.ipynb``.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from mirlab.chords.recognition import HOP_LENGTH
 from mirlab.chords.vocabulary import from_libfmp, label_to_index
 from mirlab.core import env
 from mirlab.core.checks import check_audio, check_positive_int, check_sr
@@ -29,7 +29,7 @@ __all__ = [
     "reference_chords",
     "label_sequences",
     "score_piece",
-    "evaluate",
+    "aggregate_scores",
     "libfmp_recognize",
     "expert_pieces",
     "expert_reference",
@@ -85,16 +85,16 @@ def reference_chords(piece_id: str):
     labels : list of str
         mir_eval labels (one per beat).
     """
-    from mirlab.datasets.corpus import _ground_truth
+    from mirlab.datasets.scores import ground_truth
 
-    chords = _ground_truth(piece_id)["chords"]
+    chords = ground_truth(piece_id)["chords"]
     if chords is None:
         raise ValueError(f"piece_id {piece_id!r} has no chord labels (not a chorale?)")
     return np.asarray(chords["intervals"], dtype=float).reshape(-1, 2), list(chords["labels"])
 
 
 def label_sequences(piece_ids, level: str = "beat", sr: int = 22050,
-                    hop_length: int = 1024) -> list[np.ndarray]:
+                    hop_length: int = HOP_LENGTH) -> list[np.ndarray]:
     """State sequences (0..23, -1 outside the vocabulary) of the ground truth of some pieces.
 
     Parameters
@@ -165,13 +165,15 @@ def score_piece(ref_intervals, ref_labels, est_intervals, est_labels,
     return out
 
 
-def evaluate(piece_scores, metrics=METRICS) -> dict:
-    """Duration-weighted scores over pieces (a long piece counts more than a short one).
+def aggregate_scores(piece_scores, metrics=METRICS) -> dict:
+    """Duration-weighted chord scores over pieces (a long piece counts more than a short one).
 
     Parameters
     ----------
     piece_scores : iterable of dict
         Results of :func:`score_piece`.
+    metrics : tuple of str
+        mir_eval comparisons present in every ``piece_scores`` item.
 
     Returns
     -------
@@ -188,7 +190,8 @@ def evaluate(piece_scores, metrics=METRICS) -> dict:
     return {m: c / d for m, (c, d) in totals.items()}
 
 
-def libfmp_recognize(y, sr: int = 22050, hop_length: int = 1024, self_prob: float = 0.15):
+def libfmp_recognize(y, sr: int = 22050, hop_length: int = HOP_LENGTH,
+                     self_prob: float = 0.15):
     """libfmp's HMM chord recogniser, used as the FMP notebooks show.
 
     CQT chroma from librosa (``librosa.feature.chroma_cqt(y=y, sr=sr, hop_length=H,
@@ -230,22 +233,10 @@ def libfmp_recognize(y, sr: int = 22050, hop_length: int = 1024, self_prob: floa
     return states_to_segments(states, edges)
 
 
-@functools.lru_cache(maxsize=1)
 def _analysis_paths() -> dict:
-    from music21 import corpus
+    from mirlab.datasets.expert import analysis_paths
 
-    from mirlab.datasets import list_pieces
-    from mirlab.datasets.chord_labels import _piece_id_of
-
-    ids = set(list_pieces("chorales"))
-    paths = sorted(str(p) for p in corpus.getCorePaths()
-                   if "choraleAnalyses" in str(p) and str(p).endswith(".rntxt"))
-    found = {}
-    for path in paths:
-        pid = _piece_id_of(path)
-        if pid in ids:
-            found.setdefault(pid, path)
-    return found
+    return analysis_paths()
 
 
 def expert_pieces() -> list[str]:
@@ -282,41 +273,12 @@ def expert_reference(piece_id: str):
     return intervals.copy(), list(labels)
 
 
-@functools.lru_cache(maxsize=64)
 def _expert_segments(piece_id: str):
     """(intervals, labels) of the expert analysis on the rendered score, or None."""
-    from music21 import converter, corpus
+    from mirlab.datasets.expert import expert_segments
 
-    from mirlab.datasets.chord_labels import (
-        _expert_events,
-        _transposition,
-        beat_chord_labels,
-        transpose_label,
-    )
-    from mirlab.datasets.corpus import _entry_for, _parse, _seconds_map, _to_seconds
+    return expert_segments(piece_id)
 
-    collection, entry = _entry_for(piece_id)
-    analysis = converter.parse(_analysis_paths()[piece_id], format="romantext")
-    events = _expert_events(analysis)
-    written = corpus.parse(entry["path"])
-    last = max(m.number for m in written.parts[0].getElementsByClass("Measure"))
-    if not events or events[-1][0] != last:
-        return None
-    shift = _transposition(written, analysis)
-    keys = np.array([(m, b) for m, b, _ in events], dtype=[("m", int), ("b", float)])
-    score = _parse(collection, entry)
-    knots = _seconds_map(score)
-    starts, ends, labels = [], [], []
-    for row in beat_chord_labels(score):
-        probe = np.array((row["measure"], row["beat"]), dtype=keys.dtype)
-        idx = int(np.searchsorted(keys, probe, side="right")) - 1
-        if idx < 0:
-            continue
-        starts.append(row["start"])
-        ends.append(row["end"])
-        labels.append(transpose_label(events[idx][2], shift))
-    intervals = np.stack([_to_seconds(starts, knots), _to_seconds(ends, knots)], axis=1)
-    return intervals, tuple(labels)
 
 @dataclass
 class Prepared:
@@ -335,7 +297,7 @@ class Prepared:
         return self.rec.sr
 
 
-def prepare(recordings, hop_length: int = 1024, variants=("stft", "cqt", "cqt_log"),
+def prepare(recordings, hop_length: int = HOP_LENGTH, variants=("stft", "cqt", "cqt_log"),
             beats: bool = True, lag: float | None = None, progress: bool = True):
     """Compute once per recording the chromagrams (each variant) and the estimated beats.
 
@@ -400,7 +362,7 @@ def compare_recognizers(items, systems: dict, reference=None, progress: bool = T
         pieces = [score_piece(*ref, *pred) for ref, pred in zip(refs, preds, strict=True)]
         out["predictions"][name] = preds
         out["pieces"][name] = pieces
-        out["scores"][name] = evaluate(pieces)
+        out["scores"][name] = aggregate_scores(pieces)
     return out
 
 

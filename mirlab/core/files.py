@@ -4,6 +4,10 @@ An *atomic* write goes to a temporary file in the destination's folder, which th
 the destination with :func:`os.replace` (a rename, atomic on POSIX and Windows within one file
 system). Another process, or a crash half-way, therefore sees either the old file or the new
 one, never a partial file.
+
+No chapter teaches this module: it keeps the caches behind the notebooks consistent (the
+rendered data of ``notebooks/02_chord_recognition.ipynb`` onwards, the trained models of
+``notebooks/04_music_tagging.ipynb``).
 """
 
 from __future__ import annotations

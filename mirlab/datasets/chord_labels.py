@@ -3,7 +3,7 @@
 The labels are ground truth for the chord-recognition chapters. They are not an expert
 analysis but the output of a fixed, documented rule applied to the score (and checked
 against the expert Roman-numeral analyses shipped with music21, see
-:func:`compare_with_expert_analyses`).
+:func:`mirlab.datasets.expert.compare_with_expert_analyses`).
 
 The rule
 --------
@@ -44,12 +44,8 @@ The chord-recognition chapter of the book uses these labels as its reference.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-
 import numpy as np
 
-from mirlab.core import env
 from mirlab.core.pitch import PITCH_NAMES, pitch_class
 
 # (interval set relative to the root, quality) tried for every candidate root.
@@ -159,8 +155,8 @@ def transpose_label(label: str, semitones: int) -> str:
     return f"{new}:{rest}" if rest else new
 
 
-def _beat_grid(part) -> list[tuple[int, float, float, float]]:
-    """Beats of a part: (measure number, beat number, start, measure end) in quarter notes."""
+def beat_grid(part) -> list[tuple[int, float, float, float]]:
+    """Beats of a music21 part: (measure, beat number, start, measure end) in quarter notes."""
     from music21 import meter
 
     beats = []
@@ -192,7 +188,7 @@ def beat_chord_labels(score) -> list[dict]:
         One dict per beat with ``measure`` (measure number), ``beat`` (1-based beat number),
         ``start`` and ``end`` (quarter notes from the start of the score) and ``label``.
     """
-    grid = _beat_grid(score.parts[0])
+    grid = beat_grid(score.parts[0])
     if not grid:
         return []
     chords = score.chordify().flatten().notesAndRests
@@ -215,208 +211,3 @@ def beat_chord_labels(score) -> list[dict]:
             best = "X" if any_sound else "N"
         out.append({"measure": mnum, "beat": beat, "start": start, "end": stop, "label": best})
     return out
-
-
-def _chord_segments(item):
-    """(durations, labels) of a Recording's chords or of a piece id's ground truth, or None.
-
-    For an id, only the ground truth (cached JSON) is read: no audio is rendered.
-    """
-    if isinstance(item, str):
-        from mirlab.datasets.corpus import _ground_truth
-
-        chords = _ground_truth(item)["chords"]
-        if chords is None:
-            return None
-        intervals, labels = np.asarray(chords["intervals"], dtype=float), chords["labels"]
-    else:
-        if item.chords is None:
-            return None
-        intervals, labels = item.chords.intervals, item.chords.labels
-    return np.diff(intervals.reshape(-1, 2), axis=1)[:, 0], labels
-
-
-def chord_label_coverage(recordings_or_ids: Iterable) -> dict:
-    """Fraction of the labelled duration in each label category.
-
-    Parameters
-    ----------
-    recordings_or_ids : iterable of Recording or str
-        Recordings (with chords) or piece ids of the ``"chorales"`` collection (for ids, the
-        labels come from the ground truth alone: nothing is rendered).
-
-    Returns
-    -------
-    dict
-        ``{"triad", "seventh", "dim", "aug", "X", "N"}`` -> fraction of the duration,
-        ``"majmin_scorable"`` (fraction mir_eval's majmin comparison scores: triads and
-        sevenths), ``"duration"`` (seconds) and ``"n_pieces"``.
-
-    Examples
-    --------
-    >>> cov = chord_label_coverage(["bach/bwv66.6"])  # doctest: +SKIP
-    """
-    totals = dict.fromkeys(CATEGORIES, 0.0)
-    n = 0
-    for item in recordings_or_ids:
-        segments = _chord_segments(item)
-        if segments is None:
-            continue
-        n += 1
-        for d, label in zip(*segments, strict=True):
-            totals[label_category(label)] += float(d)
-    total = sum(totals.values())
-    if total == 0:
-        raise ValueError("recordings_or_ids must contain at least one piece with chord labels")
-    out = {k: v / total for k, v in totals.items()}
-    out["majmin_scorable"] = out["triad"] + out["seventh"]
-    out["duration"] = total
-    out["n_pieces"] = n
-    return out
-
-
-_QUALITY = {"major": "maj", "minor": "min", "diminished": "dim", "augmented": "aug"}
-
-
-def _expert_events(analysis) -> list[tuple[int, float, str]]:
-    """(measure, beat, label) of every Roman numeral of a RomanText analysis, in order."""
-    from music21 import roman
-
-    events = []
-    for rn in analysis.recurse().getElementsByClass(roman.RomanNumeral):
-        if rn.measureNumber is None:
-            continue
-        quality = _QUALITY.get(rn.quality, None)
-        label = f"{PITCH_NAMES[rn.root().pitchClass]}:{quality}" if quality else "X"
-        events.append((int(rn.measureNumber), float(rn.beat), label))
-    return sorted(events, key=lambda e: (e[0], e[1]))
-
-
-def _piece_id_of(path) -> str | None:
-    """Chorale id named by the ``BWV:`` line of an analysis (``248(2).12`` -> bwv248.12-2)."""
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            match = re.match(r"\s*BWV:\s*(\d+)(?:\((\d+)\))?(\.\d+)?", line)
-            if match:
-                work, part, number = match.groups()
-                return f"bach/bwv{work}{number or ''}" + (f"-{part}" if part else "")
-    return None
-
-
-def _transposition(score, analysis) -> int:
-    """Semitones from the analysed edition to music21's score, from their keys.
-
-    A few analyses describe an edition in another key (e.g. BWV 184.5 in G, music21's score
-    in D). The key of the score (music21's Krumhansl-Schmuckler estimate) is compared with the
-    first key of the analysis; when their modes differ, the relative key of the analysis is
-    used.
-    """
-    from music21 import roman
-
-    rns = list(analysis.recurse().getElementsByClass(roman.RomanNumeral))
-    if not rns or rns[0].key is None:
-        return 0
-    ours, theirs = score.analyze("key"), rns[0].key
-    if ours.mode != theirs.mode:
-        theirs = theirs.relative
-    return (ours.tonic.pitchClass - theirs.tonic.pitchClass) % 12
-
-
-def _compare_one(path, chorale_ids) -> dict | None:
-    import mir_eval
-    from music21 import converter, corpus
-
-    piece_id = _piece_id_of(path)
-    if piece_id not in chorale_ids:
-        return None
-    analysis = converter.parse(path, format="romantext")
-    score = corpus.parse(piece_id)
-    shift = _transposition(score, analysis)
-    events = _expert_events(analysis)
-    keys = np.array([(m, b) for m, b, _ in events], dtype=[("m", int), ("b", float)])
-    ref, est = [], []
-    for row in beat_chord_labels(score):
-        probe = np.array((row["measure"], row["beat"]), dtype=keys.dtype)
-        idx = int(np.searchsorted(keys, probe, side="right")) - 1
-        if idx < 0 or row["label"] == "N":
-            continue
-        ref.append(transpose_label(events[idx][2], shift))
-        est.append(row["label"])
-    root = mir_eval.chord.root(ref, est)
-    majmin = mir_eval.chord.majmin(ref, est)
-    return {
-        "piece_id": piece_id,
-        "analysis": str(path).rsplit("/", 1)[-1],
-        "transposition": shift,
-        "n_beats": len(ref),
-        "root_hits": int(np.sum(root == 1)),
-        "root_n": int(np.sum(root >= 0)),
-        "majmin_hits": int(np.sum(majmin == 1)),
-        "majmin_n": int(np.sum(majmin >= 0)),
-    }
-
-
-def compare_with_expert_analyses(progress: bool = True) -> dict:
-    """Agreement of the rule-derived labels with music21's expert Roman-numeral analyses.
-
-    music21 ships RomanText analyses of Bach chorales (``bach/choraleAnalyses``, by
-    Andrew Jones, proofread by Dmitri Tymoczko and Hamish Robb). Each is matched to its
-    chorale through the ``BWV:`` line of the file, aligned beat by beat through
-    (measure number, beat number) on the written score (no repeat expansion, pickups kept
-    as measure 0), and compared with mir_eval's ``root`` and ``majmin`` comparisons, the
-    expert label (root and triad quality of the Roman numeral) serving as reference.
-
-    Parameters
-    ----------
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    dict
-        ``{"pieces": [per-piece dicts with root and majmin agreement], "root": overall
-        beat-weighted root agreement, "majmin": overall majmin agreement (over the beats the
-        comparison scores), "n_beats", "n_pieces", "unmatched" (analyses of chorales
-        outside the collection, e.g. BWV 41.6 with its nine instrumental parts)}``.
-        The result is cached (JSON, checksummed) in ``mirlab.cache_dir("corpus")``; the
-        first call takes about 10 s.
-    """
-    from mirlab.datasets.corpus import _cache, _read_json_checked, _versions, _write_json_checked
-
-    path = _cache("corpus") / "expert-comparison.json"
-    params = {"what": "compare_with_expert_analyses", **_versions()}
-    result = _read_json_checked(path, params, "expert comparison")
-    if result is None:
-        result = _compare_all(progress)
-        _write_json_checked(path, params, result)
-    return result
-
-
-def _compare_all(progress: bool) -> dict:
-    from music21 import corpus
-    from tqdm.auto import tqdm
-
-    from mirlab.datasets.corpus import list_pieces
-
-    chorale_ids = set(list_pieces("chorales"))
-    paths = sorted(str(p) for p in corpus.getCorePaths()
-                   if "choraleAnalyses" in str(p) and str(p).endswith(".rntxt"))
-    pieces, unmatched = [], []
-    for path in tqdm(paths, desc="expert analyses", disable=env.progress_disabled(progress)):
-        row = _compare_one(path, chorale_ids)
-        if row is None:
-            unmatched.append(path.rsplit("/", 1)[-1])
-            continue
-        row["root"] = row["root_hits"] / max(row["root_n"], 1)
-        row["majmin"] = row["majmin_hits"] / max(row["majmin_n"], 1)
-        pieces.append(row)
-    root_n = sum(r["root_n"] for r in pieces)
-    majmin_n = sum(r["majmin_n"] for r in pieces)
-    return {
-        "pieces": pieces,
-        "root": sum(r["root_hits"] for r in pieces) / max(root_n, 1),
-        "majmin": sum(r["majmin_hits"] for r in pieces) / max(majmin_n, 1),
-        "n_beats": sum(r["n_beats"] for r in pieces),
-        "n_pieces": len(pieces),
-        "unmatched": unmatched,
-    }
