@@ -8,7 +8,9 @@ against recall; its area, computed as average precision (PR-AUC), starts from th
 prevalence for a random scorer, so it is the harsher measure for rare tags. The tagging
 literature reports both, averaged over tags ("macro") :cite:`Won2020evaluation`.
 
-Both are computed with scikit-learn. A tag whose ground truth holds only one class (all clips
+Both are written out below in a few lines each (:func:`binary_roc_auc`, the rank statistic;
+:func:`binary_average_precision`, precision at each positive) and tested against scikit-learn,
+which this module does not call. A tag whose ground truth holds only one class (all clips
 positive or all negative) has no ROC or PR curve: it is skipped (NaN in the per-tag values,
 left out of the macro average, with a warning naming it) or, with
 ``single_class="raise"``, raises a ``ValueError``.
@@ -21,15 +23,100 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
+from scipy.stats import rankdata
 
 from mirlab.core.checks import check_choice, check_matrix
 
-__all__ = ["roc_auc", "pr_auc", "tag_report", "format_report", "SingleClassWarning"]
+__all__ = ["roc_auc", "pr_auc", "binary_roc_auc", "binary_average_precision", "tag_report",
+           "format_report", "SingleClassWarning"]
 
 
 class SingleClassWarning(UserWarning):
     """A tag was skipped because its ground truth holds only one class."""
+
+
+def binary_roc_auc(y_true, y_score) -> float:
+    """ROC-AUC of one tag: the probability that a positive clip outscores a negative one.
+
+    In words: rank all clips by score (1 = lowest; tied scores share the mean of their ranks).
+    The positives' rank sum minus its smallest possible value, ``n_pos (n_pos + 1) / 2``,
+    counts the (positive, negative) pairs in which the positive is scored higher, a tie
+    counting one half (the Mann-Whitney U statistic). Divided by the number of pairs
+    ``n_pos * n_neg`` it is the area under the ROC curve.
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n_clips,)
+        0/1 labels, at least one of each.
+    y_score : array_like, shape (n_clips,)
+        Scores; only their order matters.
+
+    Returns
+    -------
+    float
+        Equal to ``sklearn.metrics.roc_auc_score`` (tested).
+
+    Examples
+    --------
+    >>> binary_roc_auc([1, 0, 1, 0], [0.9, 0.5, 0.5, 0.1])
+    0.875
+    """
+    y_true, y_score = _check_column(y_true, y_score)
+    positive = y_true == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    ranks = rankdata(y_score)  # 'average': tied scores share their mean rank
+    pairs_won = ranks[positive].sum() - n_pos * (n_pos + 1) / 2
+    return float(pairs_won / (n_pos * n_neg))
+
+
+def binary_average_precision(y_true, y_score) -> float:
+    """Average precision (PR-AUC) of one tag: the mean precision at the positives' ranks.
+
+    In words: sort the clips by decreasing score; at each positive clip, the precision is the
+    fraction of positives among the clips scored at least as high; average it over the
+    positives. Tied scores form one threshold: every positive in a group of ties gets the
+    precision at the end of the group. This is ``sum_n (R_n - R_{n-1}) P_n`` over the
+    thresholds, without interpolation.
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n_clips,)
+        0/1 labels, at least one of each.
+    y_score : array_like, shape (n_clips,)
+        Scores; only their order matters.
+
+    Returns
+    -------
+    float
+        Equal to ``sklearn.metrics.average_precision_score`` (tested).
+
+    Examples
+    --------
+    >>> binary_average_precision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])
+    0.8333333333333333
+    """
+    y_true, y_score = _check_column(y_true, y_score)
+    order = np.argsort(-y_score, kind="stable")
+    score, label = y_score[order], y_true[order]
+    true_positives = np.cumsum(label)           # positives among the first k + 1 clips
+    end = np.append(score[1:] != score[:-1], True)  # last clip of each group of tied scores
+    precision = true_positives[end] / (np.flatnonzero(end) + 1)
+    new_positives = np.diff(true_positives[end], prepend=0)  # recall step of each threshold
+    return float(np.sum(new_positives * precision) / true_positives[-1])
+
+
+def _check_column(y_true, y_score):
+    """Validate the labels and scores of one tag: 1-D, same length, 0/1 with both classes."""
+    y_true, y_score = np.asarray(y_true), np.asarray(y_score)
+    if y_true.ndim != 1 or y_score.ndim != 1:
+        raise ValueError(f"y_true and y_score must have shape (n_clips,) for one tag; got "
+                         f"y_true {y_true.shape} and y_score {y_score.shape} (use roc_auc or "
+                         "pr_auc for a matrix of tags)")
+    y_true, y_score = _check_inputs(y_true[:, None], y_score[:, None])
+    if y_true.min() == y_true.max():
+        raise ValueError(f"y_true must hold both classes (0 and 1); got only {y_true[0, 0]}s: "
+                         "ROC-AUC and PR-AUC are undefined")
+    return y_true[:, 0], y_score[:, 0]
 
 
 def _check_inputs(y_true, y_score, tags=None):
@@ -96,7 +183,7 @@ def roc_auc(y_true, y_score, average: str | None = "macro", *, single_class: str
     Returns
     -------
     float or np.ndarray, shape (n_tags,)
-        Equal to ``sklearn.metrics.roc_auc_score`` per column.
+        :func:`binary_roc_auc` of each column (equal to ``sklearn.metrics.roc_auc_score``).
 
     Examples
     --------
@@ -104,7 +191,7 @@ def roc_auc(y_true, y_score, average: str | None = "macro", *, single_class: str
     0.875
     """
     y_true, y_score = _check_inputs(y_true, y_score, tags)
-    return _average(_per_tag(roc_auc_score, y_true, y_score, single_class, tags), average)
+    return _average(_per_tag(binary_roc_auc, y_true, y_score, single_class, tags), average)
 
 
 def pr_auc(y_true, y_score, average: str | None = "macro", *, single_class: str = "skip",
@@ -116,7 +203,8 @@ def pr_auc(y_true, y_score, average: str | None = "macro", *, single_class: str 
     Returns
     -------
     float or np.ndarray, shape (n_tags,)
-        Equal to ``sklearn.metrics.average_precision_score`` per column. A random scorer
+        :func:`binary_average_precision` of each column (equal to
+        ``sklearn.metrics.average_precision_score``). A random scorer
         gets about the tag's prevalence (fraction of positive clips), a perfect one 1.
 
     Examples
@@ -125,7 +213,7 @@ def pr_auc(y_true, y_score, average: str | None = "macro", *, single_class: str 
     1.0
     """
     y_true, y_score = _check_inputs(y_true, y_score, tags)
-    return _average(_per_tag(average_precision_score, y_true, y_score, single_class, tags),
+    return _average(_per_tag(binary_average_precision, y_true, y_score, single_class, tags),
                     average)
 
 
@@ -152,8 +240,8 @@ def tag_report(y_true, y_score, tags, *, sort_by: str | None = "roc_auc") -> lis
                          f"got {sort_by!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingleClassWarning)
-        roc = _per_tag(roc_auc_score, y_true, y_score, "skip", tags)
-        pr = _per_tag(average_precision_score, y_true, y_score, "skip", tags)
+        roc = _per_tag(binary_roc_auc, y_true, y_score, "skip", tags)
+        pr = _per_tag(binary_average_precision, y_true, y_score, "skip", tags)
     rows = [{"tag": str(tag), "positives": int(y_true[:, j].sum()),
              "prevalence": float(y_true[:, j].mean()), "roc_auc": float(roc[j]),
              "pr_auc": float(pr[j])} for j, tag in enumerate(tags)]

@@ -63,3 +63,29 @@ def outputs_text(nb) -> str:
             elif "data" in out:
                 parts.append(out["data"].get("text/plain", ""))
     return "".join(parts)
+
+
+def lab_notebook(lab: str) -> Path:
+    """The source notebook of ``lab`` (e.g. ``"lab03"``): ``labs/lab03_*.ipynb``."""
+    found = sorted((REPO / "labs").glob(f"{lab}_*.ipynb"))
+    if len(found) != 1:
+        raise ValueError(f"expected one notebook labs/{lab}_*.ipynb; found {len(found)}")
+    return found[0]
+
+
+def run_lab(lab: str, *, student: bool = False, out_dir: Path | None = None,
+            timeout: int = 300) -> str:
+    """Execute ``lab`` with its quick parameters and return everything it printed.
+
+    ``student=True`` runs the student version, written to ``out_dir`` by
+    :func:`mirlab.labs.make_student_version`; otherwise the source, with its solutions.
+    """
+    from mirlab.labs import make_student_version
+
+    path = lab_notebook(lab)
+    if student:
+        if out_dir is None:
+            raise ValueError("out_dir is needed to write the student version")
+        path = make_student_version(path, out_dir)
+    nb = execute(with_quick_parameters(nbformat.read(path, as_version=4)), timeout=timeout)
+    return outputs_text(nb)

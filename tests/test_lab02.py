@@ -1,5 +1,5 @@
 """Tests of lab 2 (chord recognition): the checks pass plain solutions and name typical
-mistakes; the lab notebook runs in its solution and student versions."""
+mistakes (the notebook in both versions: test_lab_notebooks.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import mir_eval
 import nbformat
 import numpy as np
 import pytest
-from nbtools import REPO, execute, outputs_text, with_quick_parameters
+from nbtools import REPO
 
 from mirlab import labs
 from mirlab.labs import LabCheckError
@@ -187,34 +187,9 @@ def test_evaluation_check_names_unscored_segments_and_per_segment_means():
 
 # --- the notebook ---------------------------------------------------------------------------
 
-def test_lab02_student_version_has_no_solution_code():
-    source = nbformat.read(LAB02, as_version=4)
-    student, n_regions = student_notebook(source)
-    assert n_regions == len(labs.exercises_of("lab02")) == 4
+# (both versions run in test_lab_notebooks.py)
+
+def test_lab02_student_version_hides_the_key_lines():
+    student, _ = student_notebook(nbformat.read(LAB02, as_version=4))
     code = "".join(c.source for c in student.cells if c.cell_type == "code")
-    assert "SOLUTION" not in code and code.count("raise NotImplementedError()") == 4
     assert "counts[a, b] += 1" not in code and "E[path[n + 1], n + 1]" not in code
-    src = "".join(c.source for c in source.cells)
-    for name in labs.exercises_of("lab02"):
-        assert f'lab.check("{name}"' in src
-    assert "lab.report()" in src
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("lab02-notebook")
-def test_lab02_solution_version_passes_every_check():
-    nb = execute(with_quick_parameters(nbformat.read(LAB02, as_version=4)), timeout=300)
-    text = outputs_text(nb)
-    assert "Lab lab02: 4 of 4 exercises passed" in text and "✗" not in text
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("lab02-notebook")
-def test_lab02_student_version_runs_and_lists_what_is_left(tmp_path):
-    dst = labs.make_student_version(LAB02, tmp_path)
-    nb = execute(with_quick_parameters(nbformat.read(dst, as_version=4)), timeout=300)
-    text = outputs_text(nb)
-    for name in labs.exercises_of("lab02"):
-        assert f"✗ {name}: not done yet" in text
-    assert "Lab lab02: 0 of 4 exercises passed" in text
-    assert "Still to do: uniform_transitions, count_transitions, viterbi, evaluation" in text

@@ -1,27 +1,20 @@
-"""Lab 4 (music tagging): the checks pass plain solutions, name typical mistakes, and the lab
-notebook runs in its solution version (all checks pass) and its student version."""
+"""Lab 4 (music tagging): the checks pass plain solutions, name typical mistakes (the
+notebook in both versions: test_lab_notebooks.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-import nbformat
 import numpy as np
 import pytest
 import torch
-from nbtools import REPO, execute, outputs_text, with_quick_parameters
 from sklearn.metrics import auc, precision_recall_curve, roc_auc_score
 from torch import nn
 
 from mirlab import labs
 from mirlab.labs import LabCheckError
 from mirlab.labs import music_tagging as checks
-from mirlab.labs.student import student_notebook
 from mirlab.nn.models import LogMel, Tagger
-from mirlab.nn.training import predict
-
-LAB04 = REPO / "labs" / "lab04_music_tagging.ipynb"
-
 
 # --- solutions written plainly, and typical mistakes ----------------------------------------
 
@@ -270,7 +263,9 @@ class _History:
 def test_training_check_compares_scores_with_the_model_and_chance():
     model = checks.probe_model(n_tags=3)
     audio = checks._noise(6, 2.0, 16000, seed=3).numpy()
-    scores = predict(model, audio, 16000, chunk_seconds=1.0)
+    # the check's reference is mirlab.nn.training.predict; the scores here come from the plain
+    # bag-of-chunks solution above (mean of chunk probabilities), not from that function
+    scores = predict_clips(model, audio, 16000, 1.0).astype(np.float32)
     good = (scores > np.median(scores, axis=0)).astype(np.float32)
     good[0], good[1] = 1.0, 0.0
     data, history = _Data(audio, good), _History([1])
@@ -336,39 +331,3 @@ def test_lab04_registers_six_exercises_and_the_lab_reports_them(capsys):
     lab.report()
     assert "1 of 6 exercises passed" in capsys.readouterr().out
 
-
-# --- the notebook ---------------------------------------------------------------------------
-
-def test_lab04_student_version_has_no_solution_code():
-    source = nbformat.read(LAB04, as_version=4)
-    student, n_regions = student_notebook(source)
-    text = "\n".join(c.source for c in student.cells)
-    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
-    assert "SOLUTION" not in text and "YOUR ANSWER HERE" in text
-    assert code.count("raise NotImplementedError()") == n_regions - 1 >= 6
-    full = "".join(c.source for c in source.cells)
-    for name in labs.exercises_of("lab04"):
-        assert f'lab.check("{name}"' in full
-    assert "lab.report()" in full
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("lab04-notebook")
-def test_lab04_solution_version_passes_every_check():
-    nb = execute(with_quick_parameters(nbformat.read(LAB04, as_version=4)), timeout=300)
-    text = outputs_text(nb)
-    assert "Lab lab04: 6 of 6 exercises passed" in text
-    assert "All exercises passed" in text
-    assert "✗" not in text
-    assert "macro ROC-AUC" in text
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("lab04-notebook")
-def test_lab04_student_version_runs_and_lists_what_is_left(tmp_path):
-    dst = labs.make_student_version(LAB04, tmp_path)
-    nb = execute(with_quick_parameters(nbformat.read(dst, as_version=4)), timeout=300)
-    text = outputs_text(nb)
-    for name in labs.exercises_of("lab04"):
-        assert f"✗ {name}: not done yet" in text
-    assert "Lab lab04: 0 of 6 exercises passed" in text

@@ -1,20 +1,20 @@
 """Tests of mirlab.labs: the checks pass correct solutions and name typical mistakes, the
-student version replaces every solution, and lab 1 runs in both versions."""
+student version replaces every solution (lab 1 in both versions: test_lab_notebooks.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import librosa
 import nbformat
 import numpy as np
 import pytest
 import scipy.signal
-from nbtools import REPO, execute, outputs_text, with_quick_parameters
+from nbtools import REPO
 
-from mirlab import features, labs
+from mirlab import labs
 from mirlab.labs import LabCheckError
-from mirlab.labs.student import student_notebook
 
 LAB01 = REPO / "labs" / "lab01_audio_representations.ipynb"
 
@@ -43,11 +43,27 @@ def stft(y, n_fft, hop_length):
     return stft_with(y, n_fft, hop_length)
 
 
+def hz_to_mel(f, htk=False):
+    """Slaney's mel scale (linear below 1 kHz, logarithmic above) or HTK's, written out."""
+    f = np.asarray(f, dtype=float)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    with np.errstate(divide="ignore"):
+        return np.where(f < 1000.0, 3.0 * f / 200.0,
+                        15.0 + 27.0 * np.log(np.maximum(f, 1e-12) / 1000.0) / np.log(6.4))
+
+
+def mel_to_hz(m, htk=False):
+    m = np.asarray(m, dtype=float)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    return np.where(m < 15.0, 200.0 * m / 3.0, 1000.0 * np.exp((m - 15.0) * np.log(6.4) / 27.0))
+
+
 def mel_filterbank(sr, n_fft, n_mels, fmin=0.0, fmax=None, norm=True, htk=False):
     fmax = sr / 2 if fmax is None else fmax
-    mels = np.linspace(features.hz_to_mel(fmin, htk=htk), features.hz_to_mel(fmax, htk=htk),
-                       n_mels + 2)
-    edges = features.mel_to_hz(mels, htk=htk)
+    mels = np.linspace(hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk), n_mels + 2)
+    edges = mel_to_hz(mels, htk=htk)
     freqs = np.arange(1 + n_fft // 2) * sr / n_fft
     weights = np.zeros((n_mels, len(freqs)))
     for m in range(n_mels):
@@ -125,16 +141,21 @@ def test_checks_pass_plain_solutions(check, solution, name, capsys):
     assert capsys.readouterr().out.strip() == f"✓ {name}: passed"
 
 
-def test_checks_pass_the_reference_implementations():
-    labs.check_frame(features.frame, verbose=False)
-    labs.check_stft(lambda y, n_fft, hop: features.stft(y, n_fft=n_fft, hop_length=hop),
+def test_checks_pass_librosa():
+    # the checks' references are mirlab.features; librosa is the independent implementation
+    labs.check_frame(lambda y, fl, hop: librosa.util.frame(y, frame_length=fl, hop_length=hop),
+                     verbose=False)
+    labs.check_stft(lambda y, n_fft, hop: librosa.stft(y, n_fft=n_fft, hop_length=hop),
                     verbose=False)
     labs.check_mel_filterbank(
-        lambda sr, n_fft, n_mels, fmin=0.0, fmax=None: features.mel_filterbank(
-            sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax), verbose=False)
-    labs.check_chroma_pooling(
-        lambda S: features.normalize(features.chroma_from_pitch(S), norm=np.inf),
-        verbose=False)
+        lambda sr, n_fft, n_mels, fmin=0.0, fmax=None: librosa.filters.mel(
+            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax), verbose=False)
+    # chroma by pitch-class pooling, then each frame divided by its maximum (librosa's
+    # normalize with norm=inf leaves silent frames at zero)
+    pool = np.zeros((12, 128))
+    pool[np.arange(128) % 12, np.arange(128)] = 1.0
+    labs.check_chroma_pooling(lambda S: librosa.util.normalize(pool @ S, norm=np.inf, axis=0),
+                              verbose=False)
 
 
 def test_checks_accept_float32_results():
@@ -389,43 +410,6 @@ def test_malformed_markers_raise_naming_the_cell(tmp_path, source, phrase):
     assert not (tmp_path / "out.ipynb").exists()
 
 
-def _solution_regions(source):
-    regions, inside = [], None
-    for line in source.splitlines():
-        if "BEGIN SOLUTION" in line:
-            inside = []
-        elif "END SOLUTION" in line:
-            regions.append("\n".join(inside))
-            inside = None
-        elif inside is not None:
-            inside.append(line)
-    return regions
-
-
-def test_lab01_student_version_has_no_solution_code():
-    source = nbformat.read(LAB01, as_version=4)
-    student, n_regions = student_notebook(source)
-    assert n_regions == len(labs.exercises_of("lab01")) == 5
-    assert len(student.cells) == len(source.cells)
-    for src_cell, cell in zip(source.cells, student.cells, strict=True):
-        regions = _solution_regions(src_cell.source)
-        for region in regions:
-            assert region.count("\n") >= 2 and region not in cell.source
-        if cell.cell_type == "code":
-            assert cell.source.count("raise NotImplementedError()") == len(regions)
-        assert "SOLUTION" not in cell.source
-    stubs = sum(c.source.count("# YOUR CODE HERE") for c in student.cells
-                if c.cell_type == "code")
-    assert stubs == 5
-
-
-def test_lab01_checks_every_registered_exercise():
-    source = "".join(c.source for c in nbformat.read(LAB01, as_version=4).cells)
-    for name in labs.exercises_of("lab01"):
-        assert f'lab.check("{name}"' in source
-    assert "lab.report()" in source
-
-
 def test_cli_writes_student_notebooks(tmp_path):
     out = tmp_path / "student"
     result = subprocess.run([sys.executable, "-m", "mirlab.labs", "student", str(REPO / "labs"),
@@ -444,27 +428,3 @@ def test_cli_reports_a_bad_path(tmp_path, capsys):
     assert "missing.ipynb" in capsys.readouterr().err
     assert labs.main(["student", str(LAB01), "--out", str(tmp_path / "one")]) == 0
     assert (tmp_path / "one" / LAB01.name).is_file()
-
-
-# --- lab 1 runs in both versions ------------------------------------------------------------
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("lab01-notebook")  # one worker: the two kernels share the corpus cache
-def test_lab01_solution_version_passes_every_check():
-    nb = execute(with_quick_parameters(nbformat.read(LAB01, as_version=4)), timeout=300)
-    text = outputs_text(nb)
-    assert "Lab lab01: 5 of 5 exercises passed" in text
-    assert "All exercises passed" in text
-    assert "✗" not in text
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("lab01-notebook")
-def test_lab01_student_version_runs_and_lists_what_is_left(tmp_path):
-    dst = labs.make_student_version(LAB01, tmp_path)
-    nb = execute(with_quick_parameters(nbformat.read(dst, as_version=4)), timeout=300)
-    text = outputs_text(nb)
-    for name in labs.exercises_of("lab01"):
-        assert f"✗ {name}: not done yet" in text
-    assert "Lab lab01: 0 of 5 exercises passed" in text
-    assert "Still to do: frame, stft, mel_filterbank, chroma, resolution" in text

@@ -31,7 +31,7 @@ LAB = "lab01"
 
 def _chord(sr: int = 22050, duration: float = 0.3, pitches=(60, 64, 67)) -> np.ndarray:
     """A short rendered chord (the fallback synthesiser: fast and deterministic)."""
-    from mirlab.audio import synthesize_notes
+    from mirlab.datasets.synth import synthesize_notes
 
     n = len(pitches)
     return synthesize_notes(np.zeros(n), np.full(n, duration * 0.8), pitches, sr=sr,

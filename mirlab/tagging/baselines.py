@@ -5,6 +5,21 @@ Before deep tagging models, clips were described by summary statistics of frame-
 [1]_ [2]_. This is the reference a learned model must beat: it is fast, needs little data, and
 captures the average timbre of a clip, but not which sounds occur together or when.
 
+The MFCCs are those of :func:`mirlab.features.mfcc` (tested against librosa, which this module
+does not call). The model follows scikit-learn's estimator contract and is built as a
+:class:`~sklearn.pipeline.Pipeline` of two steps (see :func:`mfcc_baseline`):
+
+- ``"mfcc"``: :class:`MFCCStatistics`, audio ``(n_clips, n_samples)`` to statistics
+  ``(n_clips, 4 * n_mfcc)``; it learns nothing;
+- ``"classifier"``: :class:`LogisticClassifier`, standardised statistics to tag (or class)
+  probabilities.
+
+So a chapter can compute the statistics once, cache them, and fit or score the classifier
+step alone on them; the whole pipeline then takes audio.
+
+Taught in ``notebooks/04_music_tagging.ipynb`` (tagging) and
+``notebooks/05_transfer_learning.ipynb`` (the MFCC features of the transfer tasks).
+
 References
 ----------
 .. [1] G. Tzanetakis and P. Cook, "Musical genre classification of audio signals", IEEE
@@ -16,9 +31,73 @@ References
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.pipeline import Pipeline
 
 from mirlab.core import env
-from mirlab.core.checks import check_audio, check_positive, check_positive_int, check_sr
+from mirlab.core.checks import (
+    check_audio,
+    check_matrix,
+    check_positive,
+    check_positive_int,
+    check_sr,
+    describe,
+)
+from mirlab.features import mfcc
+
+__all__ = ["delta", "mfcc_statistics", "mfcc_features", "MFCCStatistics", "LogisticClassifier",
+           "mfcc_baseline"]
+
+
+def delta(M, width: int = 9) -> np.ndarray:
+    """First-order deltas: the local slope of each feature over ``width`` frames.
+
+    In words: fit a straight line by least squares to the ``width`` frames centred on frame
+    ``n``; its slope is ``sum_k k * M[..., n + k] / sum_k k**2`` for ``k = -h .. h``,
+    ``h = width // 2``. The first and last ``h`` frames have no centred window: they take the
+    slope of the first (last) complete window, which is what a line fitted to that window
+    gives there (librosa's ``mode='interp'``).
+
+    Parameters
+    ----------
+    M : np.ndarray, shape (..., n_frames)
+        Features over time (e.g. MFCCs ``(n_mfcc, n_frames)`` or a batch of them).
+    width : int
+        Odd number of frames, ``3 <= width <= n_frames``.
+
+    Returns
+    -------
+    np.ndarray
+        Same shape and dtype as ``M``; equal to ``librosa.feature.delta(M, width=width)``
+        (tested).
+
+    Examples
+    --------
+    >>> delta(np.array([0.0, 1.0, 4.0, 9.0, 16.0]), width=3)
+    array([2., 2., 4., 6., 6.])
+    """
+    M = np.asarray(M)
+    width = check_positive_int(width, "width", minimum=3)
+    if width % 2 == 0 or M.ndim == 0 or width > M.shape[-1]:
+        raise ValueError(f"width must be odd and at most the number of frames "
+                         f"({M.shape[-1] if M.ndim else 0}); got width={width}")
+    h = width // 2
+    k = np.arange(-h, h + 1, dtype=M.dtype)
+    windows = np.lib.stride_tricks.sliding_window_view(M, width, axis=-1)
+    slope = windows @ (k / (k @ k))  # one slope per complete window
+    first, last = slope[..., :1], slope[..., -1:]
+    return np.concatenate([np.repeat(first, h, axis=-1), slope,
+                           np.repeat(last, h, axis=-1)], axis=-1)
+
+
+def _statistics(M) -> np.ndarray:
+    """[mean(M), std(M), mean(delta), std(delta)] over frames of a batch ``(n, n_mfcc, T)``."""
+    n_frames = M.shape[-1]
+    if n_frames >= 3:  # the widest odd window up to 9 frames that fits
+        D = delta(M, width=min(9, n_frames - (1 - n_frames % 2)))
+    else:
+        D = np.zeros_like(M)
+    return np.concatenate([M.mean(-1), M.std(-1), D.mean(-1), D.std(-1)], axis=-1)
 
 
 def mfcc_statistics(y, sr: int = 16000, n_mfcc: int = 20, n_fft: int = 1024,
@@ -32,14 +111,15 @@ def mfcc_statistics(y, sr: int = 16000, n_mfcc: int = 20, n_fft: int = 1024,
     sr : int
         Sample rate in Hz.
     n_mfcc : int
-        Number of MFCCs (librosa's ``n_mfcc``).
+        Number of MFCCs (:func:`mirlab.features.mfcc`, 128 mel bands).
     n_fft, hop_length : int
         STFT frame and hop in samples.
 
     Returns
     -------
     np.ndarray
-        float64, shape ``(4 * n_mfcc,)``: [mean(MFCC), std(MFCC), mean(delta), std(delta)].
+        float64, shape ``(4 * n_mfcc,)``: [mean(MFCC), std(MFCC), mean(delta), std(delta)],
+        the deltas of :func:`delta` over 9 frames (fewer for clips of fewer frames).
 
     Examples
     --------
@@ -47,16 +127,10 @@ def mfcc_statistics(y, sr: int = 16000, n_mfcc: int = 20, n_fft: int = 1024,
     >>> mfcc_statistics(y, 16000).shape
     (80,)
     """
-    import librosa
-
     y = check_audio(y, "y")
-    sr = check_sr(sr)
-    n_mfcc = check_positive_int(n_mfcc, "n_mfcc")
-    M = librosa.feature.mfcc(y=y.astype(np.float32), sr=sr, n_mfcc=n_mfcc, n_fft=n_fft,
-                             hop_length=hop_length)
-    width = min(9, M.shape[1] - (1 - M.shape[1] % 2))
-    D = librosa.feature.delta(M, width=max(3, width)) if M.shape[1] >= 3 else np.zeros_like(M)
-    return np.concatenate([M.mean(1), M.std(1), D.mean(1), D.std(1)]).astype(np.float64)
+    M = mfcc(y=y, sr=check_sr(sr), n_mfcc=check_positive_int(n_mfcc, "n_mfcc"), n_fft=n_fft,
+             hop_length=hop_length)
+    return _statistics(M).astype(np.float64)
 
 
 def mfcc_features(audio, sr: int = 16000, n_mfcc: int = 20, progress: bool = False, *,
@@ -64,15 +138,14 @@ def mfcc_features(audio, sr: int = 16000, n_mfcc: int = 20, progress: bool = Fal
                   batch_size: int = 64) -> np.ndarray:
     """:func:`mfcc_statistics` of every clip, shape ``(n_clips, 4 * n_mfcc)``.
 
-    The same numbers as calling :func:`mfcc_statistics` clip by clip (tested), computed for a
-    batch of clips at once: one STFT, one product with the mel filterbank, then the decibel
-    scaling (each clip keeps its own 80 dB floor), DCT and deltas on the whole batch, several
-    times faster than the loop.
+    The MFCCs of each clip come from :func:`mirlab.features.mfcc` on float32 audio (one BLAS
+    thread, the fastest on a shared machine); the deltas and statistics are computed for a
+    batch of clips at once.
 
     Parameters
     ----------
     audio : np.ndarray
-        Clips, shape ``(n_clips, n_samples)``.
+        Clips of equal length, shape ``(n_clips, n_samples)``.
     sr : int
         Sample rate in Hz.
     n_mfcc : int
@@ -88,134 +161,231 @@ def mfcc_features(audio, sr: int = 16000, n_mfcc: int = 20, progress: bool = Fal
     -------
     np.ndarray
         float64, shape ``(n_clips, 4 * n_mfcc)``.
+
+    Examples
+    --------
+    >>> mfcc_features(np.zeros((3, 16000)), 16000, n_mfcc=13).shape
+    (3, 52)
     """
-    import librosa
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
     audio = np.asarray(audio)
     if audio.ndim != 2 or audio.shape[0] == 0:
         raise ValueError(f"audio must have shape (n_clips, n_samples) with n_clips >= 1; got "
-                         f"shape {audio.shape}")
+                         f"{describe(audio)}")
+    audio = check_matrix(audio, "audio")
     sr, n_mfcc = check_sr(sr), check_positive_int(n_mfcc, "n_mfcc")
+    n_fft, hop_length = check_positive_int(n_fft, "n_fft"), check_positive_int(hop_length,
+                                                                               "hop_length")
     batch_size = check_positive_int(batch_size, "batch_size")
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft).astype(np.float32)
     rows = []
-    with threadpool_limits(1):  # one BLAS thread: much faster on shared 2-core machines
+    with threadpool_limits(1):
         for begin in tqdm(range(0, len(audio), batch_size), desc="MFCC statistics",
                           disable=env.progress_disabled(progress)):
             clips = np.asarray(audio[begin:begin + batch_size], dtype=np.float32)
-            rows.append(_mfcc_batch(clips, basis, n_mfcc, n_fft, hop_length))
+            M = np.stack([mfcc(y=y, sr=sr, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length)
+                          for y in clips])
+            rows.append(_statistics(M))
     return np.concatenate(rows).astype(np.float64)
 
 
-def _mfcc_batch(clips, basis, n_mfcc, n_fft, hop_length) -> np.ndarray:
-    """:func:`mfcc_statistics` of a batch ``(n, n_samples)``, as librosa computes them."""
-    import librosa
-    import scipy.fft
+class MFCCStatistics(TransformerMixin, BaseEstimator):
+    """A scikit-learn transformer: clips ``(n_clips, n_samples)`` to :func:`mfcc_features`.
 
-    S = np.abs(librosa.stft(clips, n_fft=n_fft, hop_length=hop_length)) ** 2
-    db = 10.0 * np.log10(np.maximum(1e-10, basis @ S))            # power_to_db, ref = 1
-    db = np.maximum(db, db.max(axis=(1, 2), keepdims=True) - 80.0)  # top_db per clip
-    M = scipy.fft.dct(db, axis=1, type=2, norm="ortho")[:, :n_mfcc]
-    n = M.shape[2]
-    width = max(3, min(9, n - (1 - n % 2)))
-    D = librosa.feature.delta(M, width=width, axis=-1) if n >= 3 else np.zeros_like(M)
-    return np.concatenate([M.mean(2), M.std(2), D.mean(2), D.std(2)], axis=1)
-
-
-class MFCCBaseline:
-    """MFCC statistics, standardised, then logistic regression (one-vs-rest for tags).
-
-    Follows scikit-learn's API: ``fit(audio, y)``, ``predict_proba(audio)``, ``predict``,
-    ``transform``. With a 2-D ``y`` of 0/1 tags, one logistic regression per tag is fitted
-    (multi-label tagging); with a 1-D ``y`` of class labels, one multinomial logistic
-    regression (single-label classification, e.g. the transfer tasks).
+    It learns nothing: ``fit`` only checks the parameters, and ``transform`` works without it.
 
     Parameters
     ----------
     sr : int
         Sample rate of the audio in Hz.
     n_mfcc : int
-        Number of MFCCs (features: ``4 * n_mfcc``).
-    C : float
-        Inverse L2 regularisation strength of the logistic regressions.
-    random_state : int, optional
-        Seed of the solver.
+        Number of MFCCs (``4 * n_mfcc`` output columns).
+    n_fft, hop_length : int
+        STFT frame and hop in samples.
+    batch_size : int
+        Clips per batch.
+    progress : bool
+        Show a progress bar.
 
     Examples
     --------
-    >>> from mirlab.datasets.tagging import load_tagging_dataset
-    >>> ds = load_tagging_dataset(n_clips=120)  # doctest: +SKIP
-    >>> train, test = ds.subset("train"), ds.subset("test")  # doctest: +SKIP
-    >>> model = MFCCBaseline().fit(train.audio, train.labels)  # doctest: +SKIP
-    >>> scores = model.predict_proba(test.audio)  # doctest: +SKIP
+    >>> MFCCStatistics(sr=16000, n_mfcc=13).fit_transform(np.zeros((2, 8000))).shape
+    (2, 52)
     """
 
-    def __init__(self, sr: int = 16000, n_mfcc: int = 20, C: float = 0.1,
-                 random_state: int | None = 0):
-        self.sr = check_sr(sr)
-        self.n_mfcc = check_positive_int(n_mfcc, "n_mfcc")
-        self.C = check_positive(C, "C")
+    def __init__(self, sr: int = 16000, n_mfcc: int = 20, n_fft: int = 1024,
+                 hop_length: int = 512, batch_size: int = 64, progress: bool = False):
+        self.sr = sr
+        self.n_mfcc = n_mfcc
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def _checked_params(self) -> dict:
+        return {"sr": check_sr(self.sr), "n_mfcc": check_positive_int(self.n_mfcc, "n_mfcc"),
+                "n_fft": check_positive_int(self.n_fft, "n_fft"),
+                "hop_length": check_positive_int(self.hop_length, "hop_length"),
+                "batch_size": check_positive_int(self.batch_size, "batch_size")}
+
+    def fit(self, X, y=None) -> MFCCStatistics:
+        """Check the parameters (there is nothing to learn); ``X`` and ``y`` are ignored."""
+        self._checked_params()
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """MFCC statistics ``(n_clips, 4 * n_mfcc)`` of the clips ``X`` ``(n_clips, n_samples)``."""
+        return mfcc_features(X, progress=self.progress, **self._checked_params())
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Column names: ``mfcc0_mean`` … ``mfcc0_std`` … ``delta0_mean`` … ``delta0_std`` …"""
+        n = check_positive_int(self.n_mfcc, "n_mfcc")
+        return np.array([f"{what}{q}_{stat}" for what, stat in
+                         (("mfcc", "mean"), ("mfcc", "std"), ("delta", "mean"), ("delta", "std"))
+                         for q in range(n)], dtype=object)
+
+
+class LogisticClassifier(ClassifierMixin, BaseEstimator):
+    """Standardise the features, then logistic regression: one per tag, or multinomial.
+
+    With a 2-D ``y`` of 0/1 tags, one logistic regression per tag (multi-label tagging); with
+    a 1-D ``y`` of class labels, one multinomial logistic regression (single-label
+    classification, e.g. the transfer tasks).
+
+    Parameters
+    ----------
+    C : float > 0
+        Inverse L2 regularisation strength.
+    max_iter : int > 0
+        Iterations of the solver.
+    random_state : int or None
+        Seed of the solver.
+
+    Attributes
+    ----------
+    model_ : sklearn.pipeline.Pipeline
+        ``StandardScaler`` then the logistic regression(s).
+    multilabel_ : bool
+        Whether ``y`` was a 0/1 tag matrix.
+    classes_ : np.ndarray
+        Class labels (tag indices in the multi-label case).
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> LogisticClassifier(C=10.0).fit(X, [0, 0, 1, 1]).predict([[-1.0], [4.0]])
+    array([0, 1])
+    """
+
+    def __init__(self, C: float = 0.1, max_iter: int = 2000, random_state: int | None = 0):
+        self.C = C
+        self.max_iter = max_iter
         self.random_state = random_state
 
-    def transform(self, audio) -> np.ndarray:
-        """MFCC statistics of the clips (see :func:`mfcc_features`)."""
-        return mfcc_features(audio, self.sr, self.n_mfcc)
+    def fit(self, X, y) -> LogisticClassifier:
+        """Fit on features ``X`` ``(n_clips, n_features)`` and labels ``y``.
 
-    def fit(self, audio, y, features=None) -> MFCCBaseline:
-        """Fit on clips ``audio`` (or precomputed ``features``) and labels ``y``.
-
-        ``y`` is ``(n_clips, n_tags)`` in {0, 1} (tagging) or ``(n_clips,)`` (classes).
+        ``y`` is ``(n_clips, n_tags)`` in {0, 1} (tagging; every tag needs positive and
+        negative clips) or ``(n_clips,)`` (classes; at least two).
         """
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        X = self.transform(audio) if features is None else np.asarray(features, dtype=float)
+        C = check_positive(self.C, "C")
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        X = check_matrix(X, "X")
         y = np.asarray(y)
-        if y.shape[0] != X.shape[0] or y.ndim not in (1, 2):
+        if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
             raise ValueError(f"y must have shape (n_clips,) or (n_clips, n_tags) with n_clips "
-                             f"= {X.shape[0]}; got shape {y.shape}")
+                             f"= {X.shape[0]} (the rows of X); got shape {y.shape}")
         self.multilabel_ = y.ndim == 2
-        clf = LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
+        clf = LogisticRegression(C=C, max_iter=max_iter, random_state=self.random_state)
         if self.multilabel_:
-            if np.any((y.sum(axis=0) == 0) | (y.sum(axis=0) == len(y))):
-                raise ValueError("y must hold positive and negative examples of every tag")
+            if not np.all((y == 0) | (y == 1)):
+                raise ValueError(f"y must hold 0/1 tags; got values {np.unique(y)[:5]}")
+            one_class = np.flatnonzero((y.sum(axis=0) == 0) | (y.sum(axis=0) == len(y)))
+            if len(one_class):
+                raise ValueError(f"y must hold positive and negative examples of every tag; "
+                                 f"tag column(s) {one_class[:5].tolist()} have only one class "
+                                 "(drop them or add clips)")
             clf = OneVsRestClassifier(clf)
+        elif len(np.unique(y)) < 2:
+            raise ValueError(f"y must hold at least two classes; got only {y[0]!r}")
         self.model_ = make_pipeline(StandardScaler(), clf).fit(X, y)
+        self.classes_ = self.model_.classes_
+        self.n_features_in_ = X.shape[1]
         return self
 
-    def predict_proba(self, audio, features=None) -> np.ndarray:
+    def _checked_features(self, X) -> np.ndarray:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
+        X = check_matrix(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have {self.n_features_in_} columns (as in fit); got "
+                             f"shape {X.shape}")
+        return X
+
+    def predict_proba(self, X) -> np.ndarray:
         """Tag probabilities ``(n_clips, n_tags)`` (or class probabilities)."""
-        X = self.transform(audio) if features is None else np.asarray(features, dtype=float)
+        X = self._checked_features(X)
         return self.model_.predict_proba(X)
 
-    def predict(self, audio, features=None) -> np.ndarray:
+    def predict(self, X) -> np.ndarray:
         """0/1 tags (threshold 0.5) or class labels."""
-        X = self.transform(audio) if features is None else np.asarray(features, dtype=float)
+        X = self._checked_features(X)
         return self.model_.predict(X)
 
 
-def evaluate_tagging(y_true, y_score) -> dict:
-    """Macro ROC-AUC and PR-AUC (average precision) of tag scores, with scikit-learn.
+def mfcc_baseline(sr: int = 16000, n_mfcc: int = 20, C: float = 0.1,
+                  random_state: int | None = 0) -> Pipeline:
+    """The MFCC baseline: :class:`MFCCStatistics` then :class:`LogisticClassifier`.
 
-    Tags without a positive and a negative example in ``y_true`` are left out.
+    A scikit-learn :class:`~sklearn.pipeline.Pipeline` with the steps ``"mfcc"`` and
+    ``"classifier"``: ``fit(audio, y)``, ``predict_proba(audio)``, ``predict(audio)``;
+    parameters are reached as ``mfcc__n_mfcc``, ``classifier__C`` (``get_params``,
+    ``set_params``, ``sklearn.base.clone``). Nothing is checked here: invalid parameters
+    raise at ``fit``.
+
+    To reuse precomputed statistics, work with the steps: ``baseline["mfcc"].transform(audio)``
+    computes them; ``baseline["classifier"].fit(X, y)`` fits the classifier on them, after
+    which the whole pipeline is fitted (the MFCC step learns nothing) and predicts from audio.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate of the audio in Hz.
+    n_mfcc : int
+        Number of MFCCs (``4 * n_mfcc`` features).
+    C : float
+        Inverse L2 regularisation strength of the logistic regressions.
+    random_state : int or None
+        Seed of the solver.
 
     Returns
     -------
-    dict
-        ``roc_auc``, ``pr_auc`` (macro) and ``n_tags`` (how many tags were scored).
-    """
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    sklearn.pipeline.Pipeline
 
-    y_true, y_score = np.asarray(y_true), np.asarray(y_score)
-    if y_true.shape != y_score.shape or y_true.ndim != 2:
-        raise ValueError(f"y_true and y_score must have the same shape (n_clips, n_tags); got "
-                         f"{y_true.shape} and {y_score.shape}")
-    ok = (y_true.sum(axis=0) > 0) & (y_true.sum(axis=0) < len(y_true))
-    return {"roc_auc": float(roc_auc_score(y_true[:, ok], y_score[:, ok], average="macro")),
-            "pr_auc": float(average_precision_score(y_true[:, ok], y_score[:, ok],
-                                                    average="macro")),
-            "n_tags": int(ok.sum())}
+    Examples
+    --------
+    >>> from mirlab.datasets.tagging import load_tagging_dataset  # doctest: +SKIP
+    >>> ds = load_tagging_dataset(n_clips=120)  # doctest: +SKIP
+    >>> train, test = ds.subset("train"), ds.subset("test")  # doctest: +SKIP
+    >>> baseline = mfcc_baseline(sr=ds.sr).fit(train.audio, train.labels)  # doctest: +SKIP
+    >>> scores = baseline.predict_proba(test.audio)  # doctest: +SKIP
+
+    With cached statistics:
+
+    >>> X_train = baseline["mfcc"].transform(train.audio)  # doctest: +SKIP
+    >>> baseline["classifier"].fit(X_train, train.labels)  # doctest: +SKIP
+    """
+    return Pipeline([("mfcc", MFCCStatistics(sr=sr, n_mfcc=n_mfcc)),
+                     ("classifier", LogisticClassifier(C=C, random_state=random_state))])
