@@ -1,9 +1,10 @@
 # The two commands of the README:
 #   make book   set up everything, render the data the notebooks need, execute them, write HTML
 #   make test   set up everything and run the whole test suite in the same environment
-# `make book` first executes the notebooks in parallel (one per core) into the execution cache,
-# then builds the HTML from it. Both are idempotent: a second run reuses the environment, the data cache and the
-# execution cache.
+# `make book` renders the data the chapters need (one process per core), executes the
+# notebooks in parallel (one per core) into the execution cache, then builds the HTML from it.
+# Both are idempotent: a second run reuses the environment, the data cache and the execution
+# cache.
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -17,6 +18,7 @@ export MIRLAB_CACHE ?= $(CURDIR)/data/cache
 book: export MIRLAB_STATIC := 1
 book: export TQDM_DISABLE := 1
 book: env _build/.mirlab-sources
+	$(PY) -m mirlab.datasets prepare
 	$(PY) .ci/execute-notebooks _build/.jupyter_cache _toc.yml 600
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
 	@echo "Book written to $(CURDIR)/_build/html/index.html"
