@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 TINY = np.finfo(float).tiny
 
 
-def _problem(n_frames: int, n_states: int = 24, seed: int = 0):
-    rng = np.random.default_rng(seed)
+def _problem(n_frames: int, n_states: int = 24, random_state: int = 0):
+    rng = np.random.default_rng(random_state)
     A = rng.random((n_states, n_states)) ** 4
     A /= A.sum(axis=1, keepdims=True)
     return A, rng.random((n_states, n_frames)), np.full(n_states, 1.0 / n_states)

@@ -42,14 +42,14 @@ def _audio(seconds: float, sr: int = SR):
 
 
 def _synthesised(n: int, sr: int) -> np.ndarray:
-    from mirlab.audio import synthesize_notes
+    from mirlab.datasets.synth import synthesize_notes
 
     rng = np.random.default_rng(0)
     seconds = n / sr
-    onsets = np.repeat(np.arange(0.0, seconds, 0.5), 4)
-    roots = rng.integers(48, 60, size=len(onsets) // 4).repeat(4)
-    pitches = roots + np.tile([0, 4, 7, 12], len(onsets) // 4)
-    y = synthesize_notes(onsets, onsets + 0.5, pitches, sr=sr, duration=seconds)
+    onset = np.repeat(np.arange(0.0, seconds, 0.5), 4)  # four notes every half second
+    roots = rng.integers(48, 60, size=len(onset) // 4).repeat(4)
+    pitch = roots + np.tile([0, 4, 7, 12], len(onset) // 4)
+    y = synthesize_notes(onset, onset + 0.5, pitch, sr=sr, duration=seconds)
     return np.pad(y, (0, max(0, n - len(y))))[:n].astype(np.float32)
 
 

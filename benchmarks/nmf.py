@@ -27,8 +27,8 @@ import numpy as np
 SHAPE, RANK = (1025, 2600), 88
 
 
-def _problem(shape=SHAPE, rank=RANK, seed: int = 0):
-    rng = np.random.default_rng(seed)
+def _problem(shape=SHAPE, rank=RANK, random_state: int = 0):
+    rng = np.random.default_rng(random_state)
     V = rng.random(shape) ** 4  # skewed, like magnitudes
     W0 = rng.random((shape[0], rank)) * 0.1
     H0 = rng.random((rank, shape[1])) * 0.1

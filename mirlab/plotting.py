@@ -3,7 +3,7 @@
 Every function draws into a matplotlib ``Axes`` (a new one when ``ax`` is None) and returns it,
 so figures can be composed with ``plt.subplots``. Time axes are in seconds, frequency axes in
 Hz, pitch axes in note names (``C4`` = MIDI 60). Frames are centred, as in librosa: frame ``n``
-covers ``[(n - 1/2) * hop, (n + 1/2) * hop] / sr`` seconds.
+covers ``[(n - 1/2) * hop_length, (n + 1/2) * hop_length] / sr`` seconds.
 
 Taught in ``notebooks/01_audio_representations.ipynb``.
 """
@@ -302,7 +302,7 @@ def plot_filterbank(fb, sr: int, n_fft: int | None = None, ax=None, every: int =
     return ax
 
 
-def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
+def plot_notes(onset, offset, pitch, ax=None, pitch_class: bool = False,
                color: str = "tab:cyan", alpha: float = 0.5, fill: bool = True,
                label_axis: bool = True, **kwargs):
     """Draw notes as rectangles: a piano roll, or folded to the 12 pitch classes.
@@ -313,9 +313,10 @@ def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
 
     Parameters
     ----------
-    onsets, offsets : array_like, shape (n_notes,)
-        Start and end times in seconds.
-    pitches : array_like, shape (n_notes,)
+    onset, offset : array_like, shape (n_notes,)
+        Start and end times in seconds (the fields of :class:`~mirlab.core.music.Notes` of the
+        same names: ``plot_notes(notes.onset, notes.offset, notes.pitch)``).
+    pitch : array_like, shape (n_notes,)
         MIDI pitch numbers.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
@@ -339,16 +340,16 @@ def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
     ValueError
         If the arrays differ in length or a note ends before it starts.
     """
-    onsets = np.atleast_1d(np.asarray(onsets, dtype=float))
-    offsets = np.atleast_1d(np.asarray(offsets, dtype=float))
-    pitches = np.atleast_1d(np.asarray(pitches))
-    if not (len(onsets) == len(offsets) == len(pitches)):
-        raise ValueError("onsets, offsets and pitches must have the same length; got "
-                         f"{len(onsets)}, {len(offsets)} and {len(pitches)}")
-    if np.any(offsets < onsets):
-        raise ValueError("offsets must not precede onsets; got a note with offset < onset")
+    onset = np.atleast_1d(np.asarray(onset, dtype=float))
+    offset = np.atleast_1d(np.asarray(offset, dtype=float))
+    pitch = np.atleast_1d(np.asarray(pitch))
+    if not (len(onset) == len(offset) == len(pitch)):
+        raise ValueError("onset, offset and pitch must have the same length; got "
+                         f"{len(onset)}, {len(offset)} and {len(pitch)}")
+    if np.any(offset < onset):
+        raise ValueError("offset must not precede onset; got a note with offset < onset")
     ax = _axes(ax)
-    rows = np.round(pitches).astype(int)
+    rows = np.round(pitch).astype(int)
     rows = rows % 12 if pitch_class else rows
     if fill:
         kwargs.update(facecolors=color, alpha=alpha)
@@ -357,12 +358,12 @@ def plot_notes(onsets, offsets, pitches, ax=None, pitch_class: bool = False,
         kwargs.update(facecolors="none", edgecolors=color)
     for r in np.unique(rows):
         sel = rows == r
-        spans = list(zip(onsets[sel], offsets[sel] - onsets[sel], strict=True))
+        spans = list(zip(onset[sel], offset[sel] - onset[sel], strict=True))
         ax.broken_barh(spans, (r - 0.4, 0.8), **kwargs)
     if label_axis:
         ax.set_xlabel("Time (s)")
-        if len(onsets):
-            ax.set_xlim(onsets.min(), offsets.max())
+        if len(onset):
+            ax.set_xlim(onset.min(), offset.max())
         if pitch_class:
             ax.set_yticks(np.arange(12), PITCH_NAMES)
             ax.set_ylim(-0.5, 11.5)

@@ -3,6 +3,7 @@ evaluation (against mir_eval). The ``chorale`` fixture (conftest) is BWV 66.6 on
 
 from __future__ import annotations
 
+import inspect
 import itertools
 
 import libfmp.c5
@@ -17,8 +18,8 @@ from mirlab import datasets
 TINY = np.finfo(float).tiny
 
 
-def _random_hmm(n_states, n_frames, seed):
-    rng = np.random.default_rng(seed)
+def _random_hmm(n_states, n_frames, random_state):
+    rng = np.random.default_rng(random_state)
     A = rng.random((n_states, n_states)) ** 3
     A /= A.sum(axis=1, keepdims=True)
     B = rng.random((n_states, n_frames))
@@ -144,9 +145,10 @@ def test_frame_sequences_follow_the_beats():
 
 # --- Viterbi and forward-backward -----------------------------------------------------------
 
-@pytest.mark.parametrize("n_states, n_frames, seed", [(24, 400, 0), (5, 60, 1), (2, 1, 2)])
-def test_viterbi_matches_librosa_and_libfmp_on_random_input(n_states, n_frames, seed):
-    A, B, p0 = _random_hmm(n_states, n_frames, seed)
+@pytest.mark.parametrize("n_states, n_frames, random_state",
+                         [(24, 400, 0), (5, 60, 1), (2, 1, 2)])
+def test_viterbi_matches_librosa_and_libfmp_on_random_input(n_states, n_frames, random_state):
+    A, B, p0 = _random_hmm(n_states, n_frames, random_state)
     log = (np.log(B + TINY), np.log(A + TINY), np.log(p0 + TINY))
     plain, logp = ch.viterbi(*log, return_logp=True)
     fast, logp_fast = ch.viterbi_fast(*log, return_logp=True)
@@ -236,7 +238,7 @@ def test_score_piece_matches_mir_eval(chorale):
         assert total > 0.8 * chorale.duration - 2
         np.testing.assert_allclose(correct / total, ref[metric], rtol=1e-9)
     # over pieces, durations add up: a piece scored twice gives the same score
-    np.testing.assert_allclose(ch.evaluate([scores, scores])["majmin"], ref["majmin"])
+    np.testing.assert_allclose(ch.aggregate_scores([scores, scores])["majmin"], ref["majmin"])
 
 
 def test_chorale_split_is_by_piece_and_fixed():
@@ -297,9 +299,18 @@ def test_confusion_matrix_and_error_segments():
         (3.0, 5.0, "G:7"), (1.0, 2.0, "C:maj")]
 
 
+def test_one_hop_length_default_across_the_chord_package():
+    # chapter 2's tables are computed at 1024 samples; every function that frames the audio
+    # (or the labels) defaults to the same hop, so a recogniser and its chroma always agree
+    assert ch.HOP_LENGTH == 1024
+    for fn in (ch.chord_chroma, ch.prepare, ch.label_sequences, ch.libfmp_recognize):
+        assert inspect.signature(fn).parameters["hop_length"].default == ch.HOP_LENGTH, fn
+    assert ch.ChordRecognizer().hop_length == ch.HOP_LENGTH
+
+
 def test_prepare_and_compare_recognizers(chorale):
     items = ch.prepare([chorale], variants=("cqt_log",), progress=False)
-    assert items[0].chroma["cqt_log"].shape == (12, 1 + len(chorale.y) // 1024)
+    assert items[0].chroma["cqt_log"].shape == (12, 1 + len(chorale.y) // ch.HOP_LENGTH)
     beats = items[0].est_beats
     assert np.all(np.diff(beats) > 0) and beats[0] >= 0 and beats[-1] < chorale.duration
     # estimated beats: near the score's (the lag is compensated)

@@ -423,6 +423,35 @@ def test_int16_and_non_contiguous_signals_give_the_float_results(rng):
 # ---------------------------------------------------------------- n_fft and the height of S
 
 
+def test_shared_input_helpers_against_librosa(noise):
+    # the input step that mel, pitch and chroma share, held against librosa's spectrogram
+    from mirlab.features.pitch import cqt_cutoff
+    from mirlab.features.spectrogram import (
+        check_y_or_S,
+        power_spectrogram_frames,
+        stft_frames_major,
+    )
+
+    X = stft_frames_major(noise, n_fft=1024, hop_length=256)
+    assert X.shape == (1 + len(noise) // 256, 513) and X.flags.c_contiguous
+    ref = np.abs(librosa.stft(noise, n_fft=1024, hop_length=256)) ** 2
+    for power in (2.0, 1.0):
+        P, n_fft = power_spectrogram_frames(y=noise, n_fft=1024, hop_length=256, power=power)
+        assert n_fft == 1024 and rel_err(P.T, ref ** (power / 2)) < F32
+    P, n_fft = power_spectrogram_frames(S=ref)  # a given spectrogram passes unchanged
+    assert n_fft == 1024 and P.base is ref
+    with pytest.raises(ValueError, match="got both"):
+        check_y_or_S(noise, ref)
+    with pytest.raises(ValueError, match=r"C \(a CQT\); got neither"):
+        check_y_or_S(None, None, "C", "a CQT")
+    # the upper band edge of the top CQT bin: above Nyquist it raises with the remedy given
+    freqs = F.cqt_frequencies(84)
+    assert freqs[-1] < cqt_cutoff(freqs, SR) < SR / 2
+    with pytest.raises(ValueError, match="above the Nyquist frequency 4000.0 Hz of sr=8000; try"):
+        cqt_cutoff(freqs, 8000, remedy="try")
+
+
+
 def test_n_fft_is_inferred_from_s_or_must_match_it(music):
     S = np.abs(F.stft(music, n_fft=1024)) ** 2  # 513 rows
     inferred = F.chroma_stft(S=S, sr=SR)

@@ -16,11 +16,11 @@ Taught in ``notebooks/02_chord_recognition.ipynb``; lab: ``labs/lab02_chord_reco
 from mirlab.chords.evaluation import (
     METRICS,
     Prepared,
+    aggregate_scores,
     chorale_split,
     compare_recognizers,
     confusion_matrix,
     error_segments,
-    evaluate,
     expert_pieces,
     expert_reference,
     label_sequences,
@@ -31,6 +31,7 @@ from mirlab.chords.evaluation import (
 )
 from mirlab.chords.recognition import (
     CHROMA_VARIANTS,
+    HOP_LENGTH,
     ChordRecognizer,
     beat_sync,
     chord_chroma,
@@ -63,10 +64,10 @@ __all__ = [
     "chord_pitch_classes", "chord_templates",
     "uniform_transitions", "circle_of_fifths_transitions", "learn_transitions", "viterbi",
     "viterbi_fast", "forward_backward",
-    "CHROMA_VARIANTS", "chord_chroma", "smooth_chroma", "beat_sync", "frame_edges",
+    "HOP_LENGTH", "CHROMA_VARIANTS", "chord_chroma", "smooth_chroma", "beat_sync", "frame_edges",
     "template_similarity", "emission_log_probabilities", "states_to_segments",
     "ChordRecognizer",
     "METRICS", "chorale_split", "reference_chords", "label_sequences", "score_piece",
-    "evaluate", "libfmp_recognize", "expert_pieces", "expert_reference", "estimate_beats",
+    "aggregate_scores", "libfmp_recognize", "expert_pieces", "expert_reference", "estimate_beats",
     "Prepared", "prepare", "compare_recognizers", "confusion_matrix", "error_segments",
 ]

@@ -36,6 +36,7 @@ from mirlab.core.checks import (
 from mirlab.sequence import viterbi_fast
 
 __all__ = [
+    "HOP_LENGTH",
     "CHROMA_VARIANTS",
     "chord_chroma",
     "smooth_chroma",
@@ -49,9 +50,10 @@ __all__ = [
 ]
 
 CHROMA_VARIANTS = ("stft", "cqt", "cqt_log")
+HOP_LENGTH = 1024  # chroma hop in samples (46 ms at 22,050 Hz), the chapter's
 
 
-def chord_chroma(y, sr: int = 22050, hop_length: int = 2048, variant: str = "cqt_log",
+def chord_chroma(y, sr: int = 22050, hop_length: int = HOP_LENGTH, variant: str = "cqt_log",
                  gamma: float = 10.0) -> np.ndarray:
     """A chromagram for chord recognition (not normalised: the similarity normalises).
 
@@ -66,6 +68,7 @@ def chord_chroma(y, sr: int = 22050, hop_length: int = 2048, variant: str = "cqt
         Mono signal.
     sr : int
     hop_length : int
+        Samples between frames (default :data:`HOP_LENGTH`).
     variant : {"stft", "cqt", "cqt_log"}
     gamma : float > 0
         Compression strength (``cqt_log`` only).
@@ -131,9 +134,17 @@ def smooth_chroma(chroma, length: int = 9, kind: str = "median") -> np.ndarray:
 
 
 def frame_edges(n_frames: int, sr: int, hop_length: int) -> np.ndarray:
-    """Start and end times of centred frames: frame ``n`` covers ``[(n - 1/2), (n + 1/2)] hop``.
+    """Start and end times of centred frames: frame ``n`` covers ``[(n - 1/2), (n + 1/2)]``
+    times ``hop_length / sr`` seconds.
 
-    The first frame starts at 0 (not at ``-hop / 2``).
+    The first frame starts at 0 (not at ``-hop_length / (2 sr)``).
+
+    Parameters
+    ----------
+    n_frames : int > 0
+    sr : int
+    hop_length : int
+        Samples between frames.
 
     Returns
     -------
@@ -177,15 +188,17 @@ def beat_sync(chroma, sr: int, hop_length: int, beats, duration: float | None = 
     ([0.5, 3.5], [0.0, 1.0, 2.75])
     """
     chroma = check_matrix(chroma, "chroma", nonnegative=True)
-    sr, hop = check_sr(sr), check_positive_int(hop_length, "hop_length")
+    sr, hop_length = check_sr(sr), check_positive_int(hop_length, "hop_length")
     beats = check_real(beats, "beats").astype(float).ravel()
     if np.any(np.diff(beats) <= 0):
         raise ValueError("beats must be strictly increasing times in seconds")
     n = chroma.shape[1]
-    end = frame_edges(n, sr, hop)[-1] if duration is None else check_positive(duration,
-                                                                              "duration")
+    if duration is None:
+        end = frame_edges(n, sr, hop_length)[-1]
+    else:
+        end = check_positive(duration, "duration")
     edges = np.unique(np.concatenate([[0.0], beats[(beats > 0) & (beats < end)], [end]]))
-    centres = np.arange(n) * hop / sr
+    centres = np.arange(n) * hop_length / sr
     seg = np.clip(np.searchsorted(edges, centres, side="right") - 1, 0, len(edges) - 2)
     counts = np.bincount(seg, minlength=len(edges) - 1)
     sums = np.zeros((chroma.shape[0], len(edges) - 1))
@@ -372,7 +385,7 @@ class ChordRecognizer:
     median_filter : int
         Median-filter length in frames applied to the chroma (1: none).
     hop_length : int
-        Chroma hop in samples.
+        Chroma hop in samples (default :data:`HOP_LENGTH`, as :func:`chord_chroma`).
 
     Examples
     --------
@@ -392,7 +405,7 @@ class ChordRecognizer:
     beta: float = 20.0
     transitions: np.ndarray | None = None
     median_filter: int = 1
-    hop_length: int = 1024
+    hop_length: int = HOP_LENGTH
 
     def __post_init__(self):
         check_choice(self.chroma, "chroma", CHROMA_VARIANTS)

@@ -1,6 +1,9 @@
 """Input validation shared by all modules: clear ``ValueError`` messages, never a deep traceback.
 
 Every message names the argument, what was expected and what was received.
+
+No chapter teaches this module on its own: a student meets it in the messages of the functions
+it guards, from ``notebooks/01_audio_representations.ipynb`` and its lab on.
 """
 
 from __future__ import annotations

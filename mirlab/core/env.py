@@ -1,4 +1,8 @@
-"""Where mirlab keeps generated files, and what the machine offers (GPU, FluidSynth)."""
+"""Where mirlab keeps generated files, and what the machine offers (GPU, FluidSynth).
+
+No chapter teaches this module: the setup cell of every notebook (from
+``notebooks/01_audio_representations.ipynb`` on) calls :func:`environment_report`.
+"""
 
 from __future__ import annotations
 

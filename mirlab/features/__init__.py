@@ -7,10 +7,12 @@ where it computes the same thing) on random signals and on rendered music.
 
 The code is split by concept:
 
-- :mod:`mirlab.features.spectrogram`: framing, windows, STFT, time/frequency helpers, decibels
+- :mod:`mirlab.features.spectrogram`: framing, windows, STFT, time/frequency helpers, decibels,
+  and the input step the other modules share (``check_y_or_S``, ``power_spectrogram_frames``,
+  ``stft_frames_major``)
 - :mod:`mirlab.features.mel`: mel scale, mel filterbank, mel spectrogram, MFCC
 - :mod:`mirlab.features.pitch`: MIDI pitch <-> Hz, log-frequency spectrogram (pitch pooling),
-  constant-Q transform
+  constant-Q transform (and ``cqt_cutoff``, its Nyquist check)
 - :mod:`mirlab.features.chroma`: chroma from STFT, pitch and CQT, CENS, column normalisation
 
 Taught in ``notebooks/01_audio_representations.ipynb``.

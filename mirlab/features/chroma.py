@@ -19,8 +19,8 @@ from mirlab.core.checks import (
     check_spectrogram,
     check_sr,
 )
-from mirlab.features.pitch import C1_HZ, _cqt_cutoff, cqt, cqt_frequencies, hz_to_midi
-from mirlab.features.spectrogram import _check_y_or_S, _spectrogram_input
+from mirlab.features.pitch import C1_HZ, cqt, cqt_cutoff, cqt_frequencies, hz_to_midi
+from mirlab.features.spectrogram import check_y_or_S, power_spectrogram_frames
 
 __all__ = [
     "normalize",
@@ -239,7 +239,7 @@ def chroma_stft(y=None, sr: int = 22050, S=None, n_fft: int | None = None,
     """
     sr = check_sr(sr)
     tuning = check_finite_number(tuning, "tuning")
-    P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, 2.0)
+    P, n_fft = power_spectrogram_frames(y, S, n_fft, hop_length, 2.0)
     W = _chroma_basis(sr, n_fft, tuning, 5.0, 2.0)
     raw = (P @ W.T.astype(P.dtype, copy=False)).T
     return normalize(raw, norm=norm, axis=0)
@@ -350,13 +350,13 @@ def chroma_cqt(y=None, sr: int = 22050, C=None, hop_length: int = 512, fmin: flo
     """
     bins_per_octave = _check_bins_per_octave(bins_per_octave)
     fmin = _check_fmin(fmin)
-    _check_y_or_S(y, C, "C", "a CQT")
+    check_y_or_S(y, C, "C", "a CQT")
     if C is None:
         sr = check_sr(sr)
         n_octaves = check_positive_int(n_octaves, "n_octaves")
         n_bins = n_octaves * bins_per_octave
-        _cqt_cutoff(cqt_frequencies(n_bins, fmin, bins_per_octave), sr, bins_per_octave,
-                    remedy="reduce n_octaves or fmin")
+        cqt_cutoff(cqt_frequencies(n_bins, fmin, bins_per_octave), sr, bins_per_octave,
+                   remedy="reduce n_octaves or fmin")
         C = np.abs(cqt(y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins,
                        bins_per_octave=bins_per_octave))
     else:

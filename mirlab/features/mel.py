@@ -16,9 +16,9 @@ from mirlab.core.checks import (
     check_sr,
 )
 from mirlab.features.spectrogram import (
-    _check_y_or_S,
-    _spectrogram_input,
+    check_y_or_S,
     fft_frequencies,
+    power_spectrogram_frames,
     power_to_db,
 )
 
@@ -275,7 +275,7 @@ def melspectrogram(y=None, sr: int = 22050, S=None, n_fft: int | None = None,
     >>> melspectrogram(y=np.ones(22050, dtype=np.float32), sr=22050).shape
     (128, 44)
     """
-    P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, power)
+    P, n_fft = power_spectrogram_frames(y, S, n_fft, hop_length, power)
     basis = _checked_mel_basis(sr, n_fft, n_mels, fmin, fmax, False, "slaney")
     return (P @ basis.T.astype(P.dtype, copy=False)).T
 
@@ -330,7 +330,7 @@ def mfcc(y=None, sr: int = 22050, S=None, n_mfcc: int = 20, n_mels: int = 128,
     ``notebooks/01_audio_representations.ipynb``.
     """
     n_mfcc = check_positive_int(n_mfcc, "n_mfcc")
-    _check_y_or_S(y, S, what="a dB mel spectrogram")
+    check_y_or_S(y, S, what="a dB mel spectrogram")
     if S is None:
         S = power_to_db(melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
                                        n_mels=n_mels))

@@ -20,11 +20,11 @@ from mirlab.core.checks import (
 )
 from mirlab.core.pitch import hz_to_midi, midi_to_hz
 from mirlab.features.spectrogram import (
-    _spectrogram_input,
-    _stft_frames_major,
     fft_frequencies,
     frame,
     get_window,
+    power_spectrogram_frames,
+    stft_frames_major,
 )
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "cqt_frequencies",
     "cqt",
     "cqt_direct",
+    "cqt_cutoff",
 ]
 
 # Equivalent noise bandwidth of the Hann window in bins (librosa's value for 'hann').
@@ -142,7 +143,7 @@ def log_frequency_spectrogram(y=None, sr: int = 22050, S=None, n_fft: int | None
     :cite:`Mueller2021FMP` (sec. 3.1.1); taught in ``notebooks/01_audio_representations.ipynb``.
     """
     check_sr(sr)
-    P, n_fft = _spectrogram_input(y, S, n_fft, hop_length, power, default_n_fft=4096)
+    P, n_fft = power_spectrogram_frames(y, S, n_fft, hop_length, power, default_n_fft=4096)
     pool = _checked_pooling_matrix(sr, n_fft, pitch_ref, freq_ref)
     return (P @ pool.T.astype(P.dtype, copy=False)).T
 
@@ -201,19 +202,48 @@ def _check_cqt_args(y, sr, hop_length, fmin, n_bins, bins_per_octave):
     sr = check_sr(sr)
     hop_length = check_positive_int(hop_length, "hop_length")
     freqs = cqt_frequencies(n_bins, fmin, bins_per_octave)
-    cutoff = _cqt_cutoff(freqs, sr, bins_per_octave)
+    cutoff = cqt_cutoff(freqs, sr, bins_per_octave)
     return y, sr, hop_length, freqs, cutoff
 
 
-def _cqt_cutoff(freqs, sr, bins_per_octave, remedy="reduce n_bins or fmin"):
-    """Upper band edge of the highest CQT bin; raise (suggesting ``remedy``) above Nyquist."""
+def cqt_cutoff(freqs, sr: int, bins_per_octave: int = 12,
+               remedy: str = "reduce n_bins or fmin") -> float:
+    """Upper band edge (Hz) of the highest CQT bin; raise if it lies above Nyquist.
+
+    The highest bin ``f`` reaches ``f * (1 + B / (2 Q))``, with ``B`` the Hann window's
+    equivalent noise bandwidth (1.5 bins) and ``Q`` the quality factor of
+    ``bins_per_octave`` (as librosa's check).
+
+    Parameters
+    ----------
+    freqs : np.ndarray
+        Bin frequencies (:func:`cqt_frequencies`); the last is the highest.
+    sr : int
+    bins_per_octave : int
+    remedy : str
+        What the error message suggests.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the cutoff lies above ``sr / 2``.
+
+    Examples
+    --------
+    >>> round(cqt_cutoff(cqt_frequencies(84), 22050), 1)  # B7 is 3951.1 Hz
+    4122.1
+    """
     cutoff = freqs[-1] * (1 + 0.5 * _HANN_BANDWIDTH / _q_factor(bins_per_octave))
     if cutoff > sr / 2:
         raise ValueError(
             f"the highest CQT bin ({freqs[-1]:.1f} Hz) reaches {cutoff:.1f} Hz, above the "
             f"Nyquist frequency {sr / 2:.1f} Hz of sr={sr}; {remedy}"
         )
-    return cutoff
+    return float(cutoff)
 
 
 def cqt_direct(y, sr: int = 22050, hop_length: int = 512, fmin: float | None = None,
@@ -402,7 +432,7 @@ def cqt(y, sr: int = 22050, hop_length: int = 512, fmin: float | None = None,
         f_oct = freqs[max(0, top - bins_per_octave) : top]
         basis, band, n_fft = _octave_basis(tuple(f_oct), rate, bins_per_octave)
         # spectra of unwindowed frames (the window is inside the kernels) times kernel spectra
-        D = _stft_frames_major(y, n_fft, hop_length, None, "boxcar", True, "constant")
+        D = stft_frames_major(y, n_fft, hop_length, window="boxcar")
         # at rate sr / 2**j the kernels are 2**j times shorter in samples; this factor and the
         # sqrt(2) gain of each downsampling bring the octave back to the scale of base_rate
         octaves.append(D[:, band] @ (np.sqrt(base_rate / rate) * basis.T).astype(dtype))

@@ -29,6 +29,9 @@ __all__ = [
     "power_to_db",
     "amplitude_to_db",
     "log_compress",
+    "stft_frames_major",
+    "check_y_or_S",
+    "power_spectrogram_frames",
 ]
 
 # Periodic cosine-sum windows: w[m] = sum_j (-1)^j a_j cos(2 pi j m / n), m = 0..n-1.
@@ -158,11 +161,27 @@ def _padded_window(window: str, win_length: int, n_fft: int, dtype) -> np.ndarra
     return w.astype(dtype)
 
 
-def _stft_frames_major(y, n_fft, hop_length, win_length, window, center, pad_mode):
-    """STFT as a C-contiguous array shaped (n_frames, 1 + n_fft // 2); ``stft`` transposes it.
+def stft_frames_major(y, n_fft: int = 2048, hop_length: int = 512,
+                      win_length: int | None = None, window: str = "hann", center: bool = True,
+                      pad_mode: str = "constant") -> np.ndarray:
+    """The STFT with frames as rows (:func:`stft` returns its transpose, a view).
 
     Keeping frames as rows lets the FFT run along contiguous memory and lets the mel and
-    chroma filterbanks be applied by one matrix product without a copy.
+    chroma filterbanks (and the CQT's kernels) be applied by one matrix product.
+
+    Parameters
+    ----------
+    y, n_fft, hop_length, win_length, window, center, pad_mode
+        As :func:`stft`.
+
+    Returns
+    -------
+    np.ndarray, complex, C-contiguous, shape (n_frames, 1 + n_fft // 2)
+
+    Examples
+    --------
+    >>> stft_frames_major(np.zeros(2048), n_fft=512, hop_length=256).shape
+    (9, 257)
     """
     y, n_fft, hop_length, win_length = _check_stft_args(
         y, n_fft, hop_length, win_length, window, center, pad_mode
@@ -237,7 +256,7 @@ def stft(y, n_fft: int = 2048, hop_length: int = 512, win_length: int | None = N
     :cite:`Allen1977stft`, :cite:`Harris1978windows`, :cite:`Mueller2021FMP` (sec. 2.5),
     :cite:`McFee2015librosa`; taught in ``notebooks/01_audio_representations.ipynb``.
     """
-    return _stft_frames_major(y, n_fft, hop_length, win_length, window, center, pad_mode).T
+    return stft_frames_major(y, n_fft, hop_length, win_length, window, center, pad_mode).T
 
 
 def fft_frequencies(sr: float = 22050, n_fft: int = 2048) -> np.ndarray:
@@ -441,21 +460,74 @@ def log_compress(S, gamma: float = 1.0) -> np.ndarray:
 # ------------------------------------------------- shared input handling of the features
 
 
-def _check_y_or_S(y, S, name="S", what="a spectrogram"):
-    """Raise unless exactly one of ``y`` (a signal) and ``S`` (a precomputed input) is given."""
+def check_y_or_S(y, S, name: str = "S", what: str = "a spectrogram") -> None:
+    """Raise unless exactly one of ``y`` (a signal) and ``S`` (a precomputed input) is given.
+
+    The features accept either the signal or what they would compute from it (as librosa's
+    ``y=None, S=None``); :mod:`~mirlab.features.mel`, :mod:`~mirlab.features.pitch` and
+    :mod:`~mirlab.features.chroma` share this check.
+
+    Parameters
+    ----------
+    y, S : np.ndarray or None
+    name, what : str
+        How the error message calls ``S`` (e.g. ``"C"``, ``"a CQT"``).
+
+    Raises
+    ------
+    ValueError
+        If both or neither are given.
+
+    Examples
+    --------
+    >>> check_y_or_S(None, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: give exactly one of y (a signal) or S (a spectrogram); got neither
+    """
     if (y is None) == (S is None):
         raise ValueError(f"give exactly one of y (a signal) or {name} ({what}); got "
                          f"{'both' if y is not None else 'neither'}")
 
 
-def _spectrogram_input(y, S, n_fft, hop_length, power, default_n_fft=2048):
-    """Power spectrogram frames-major ``(n_frames, n_bins)`` and its ``n_fft``.
+def power_spectrogram_frames(y=None, S=None, n_fft: int | None = None, hop_length: int = 512,
+                             power: float = 2.0, default_n_fft: int = 2048):
+    """A power spectrogram with frames as rows, from a signal or from a given spectrogram.
 
-    From ``y``: the Hann-windowed centred STFT with ``n_fft`` (``default_n_fft`` if None),
-    raised to ``power``. From ``S``: ``S`` transposed; ``n_fft`` is inferred from its height
-    ``1 + n_fft // 2`` or, when given, must agree with it.
+    The input step of :func:`~mirlab.features.melspectrogram`,
+    :func:`~mirlab.features.chroma_stft` and :func:`~mirlab.features.log_frequency_spectrogram`:
+    from ``y``, ``|X| ** power`` of the Hann-windowed centred :func:`stft` with ``n_fft``
+    (``default_n_fft`` when None); from ``S``, ``S`` itself, whose height ``1 + n_fft // 2``
+    gives ``n_fft`` (when ``n_fft`` is given too, the two must agree).
+
+    Parameters
+    ----------
+    y : np.ndarray or None
+        Signal (give ``y`` or ``S``).
+    S : np.ndarray or None, shape (1 + n_fft // 2, n_frames)
+        A power spectrogram (real, non-negative).
+    n_fft : int or None
+    hop_length : int
+        Samples between frames (``y`` only).
+    power : float > 0
+        Exponent of the magnitude (``y`` only).
+    default_n_fft : int
+        ``n_fft`` when None and ``y`` is given.
+
+    Returns
+    -------
+    P : np.ndarray, shape (n_frames, 1 + n_fft // 2)
+        Frames-major (the transpose of a librosa spectrogram), so that a filterbank ``W`` of
+        shape ``(n_features, 1 + n_fft // 2)`` applies as ``(P @ W.T).T``.
+    n_fft : int
+
+    Examples
+    --------
+    >>> P, n_fft = power_spectrogram_frames(y=np.ones(4096), n_fft=1024, hop_length=512)
+    >>> P.shape, n_fft
+    ((9, 513), 1024)
     """
-    _check_y_or_S(y, S)
+    check_y_or_S(y, S)
     if S is not None:
         S = check_spectrogram(S, "S", min_rows=2)
         if n_fft is None:
@@ -469,7 +541,7 @@ def _spectrogram_input(y, S, n_fft, hop_length, power, default_n_fft=2048):
         return S.T, n_fft
     n_fft = default_n_fft if n_fft is None else n_fft
     power = check_positive(power, "power")
-    X = _stft_frames_major(y, n_fft, hop_length, None, "hann", True, "constant")
+    X = stft_frames_major(y, n_fft, hop_length)
     P = np.square(X.real) + np.square(X.imag)  # |X|^2 without a square root
     if power != 2.0:
         P **= power / 2.0

@@ -277,9 +277,9 @@ def check_evaluation(evaluate_majmin, pairs=None):
                   [p[1] for p in pairs]))
     for case, refs, ests in cases:
         what = "evaluate_majmin(references, estimates)"
-        expected = chords.evaluate([chords.score_piece(*r, *e, metrics=("majmin",))
-                                    for r, e in zip(refs, ests, strict=True)],
-                                   metrics=("majmin",))["majmin"]
+        expected = chords.aggregate_scores([chords.score_piece(*r, *e, metrics=("majmin",))
+                                            for r, e in zip(refs, ests, strict=True)],
+                                           metrics=("majmin",))["majmin"]
         mean, all_counted, per_segment = _eval_variants(refs, ests)
         mistakes = [
             Mistake(np.float64(mean), "this is the mean of the per-piece scores: a 2-second "

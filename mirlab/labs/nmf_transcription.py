@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mirlab.transcription import nmf
 from mirlab import transcription as tr
 from mirlab.labs.core import LabCheckError, Mistake, compare, exercise
+from mirlab.transcription import nmf
 
 __all__ = [
     "EPS",
@@ -44,7 +44,7 @@ def hann_lobe(x):
     >>> hann_lobe(np.array([0.0, 1.0, 2.5])).tolist()
     [1.0, 0.5, 0.0]
     """
-    return tr._hann_lobe(np.asarray(x, dtype=float))
+    return tr.hann_lobe(np.asarray(x, dtype=float))
 
 
 # --- exercises 1 and 2: the multiplicative updates ------------------------------------------

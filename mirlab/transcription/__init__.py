@@ -10,8 +10,8 @@ The pipeline taught in ``notebooks/03_nmf_transcription.ipynb``:
    :func:`score_informed_activations` and :func:`onset_informed_activations` build an initial
    ``H`` that is zero wherever the score (or the known onsets) rules a note out;
 4. :func:`activations_to_notes`: thresholding, re-onset detection and a minimum duration turn
-   ``H`` into notes (a :class:`mirlab.datasets.Notes`);
-5. :func:`evaluate`: onset-only and onset-offset precision, recall and F-measure with
+   ``H`` into notes (a :class:`mirlab.core.music.Notes`);
+5. :func:`evaluate_notes`: onset-only and onset-offset precision, recall and F-measure with
    ``mir_eval.transcription`` (50 ms onset tolerance).
 
 :func:`transcribe` runs steps 1-4; :func:`learn_templates` adapts the templates to an
@@ -22,7 +22,7 @@ from mirlab.transcription import nmf
 from mirlab.transcription.notes import (
     activations_to_notes,
     error_intervals,
-    evaluate,
+    evaluate_notes,
     evaluate_recordings,
     excerpt,
     learn_templates,
@@ -33,6 +33,7 @@ from mirlab.transcription.notes import (
 )
 from mirlab.transcription.templates import (
     PIANO_PITCHES,
+    hann_lobe,
     harmonic_templates,
     onset_informed_activations,
     score_informed_activations,
@@ -43,13 +44,14 @@ __all__ = [
     "nmf",
     "PIANO_PITCHES",
     "spectrogram",
+    "hann_lobe",
     "harmonic_templates",
     "score_informed_activations",
     "onset_informed_activations",
     "activations_to_notes",
     "transcribe",
     "learn_templates",
-    "evaluate",
+    "evaluate_notes",
     "evaluate_recordings",
     "error_intervals",
     "select_decay",

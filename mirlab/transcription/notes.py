@@ -17,7 +17,7 @@ from mirlab.core.checks import (
     check_spectrogram,
     check_sr,
 )
-from mirlab.datasets.corpus import Notes
+from mirlab.core.music import Notes
 from mirlab.transcription.nmf import nmf, normalize_templates
 from mirlab.transcription.templates import (
     PIANO_PITCHES,
@@ -32,7 +32,7 @@ __all__ = [
     "activations_to_notes",
     "transcribe",
     "learn_templates",
-    "evaluate",
+    "evaluate_notes",
     "evaluate_recordings",
     "error_intervals",
     "select_decay",
@@ -86,7 +86,7 @@ def activations_to_notes(H, sr: int = 22050, hop_length: int = 512, pitches=PIAN
 
     Returns
     -------
-    mirlab.datasets.Notes
+    mirlab.core.music.Notes
         Sorted by onset then pitch; ``velocity`` holds each note's peak activation (relative to
         ``H.max()``), scaled to 1..127.
 
@@ -158,7 +158,7 @@ def transcribe(y, sr: int = 22050, W=None, *, n_fft: int = 4096, hop_length: int
 
     Returns
     -------
-    notes : mirlab.datasets.Notes
+    notes : mirlab.core.music.Notes
     result : mirlab.transcription.nmf.NMFResult
         Templates, activations and the cost curve.
     """
@@ -256,12 +256,12 @@ def notes_to_hz(notes: Notes) -> tuple[np.ndarray, np.ndarray]:
             features.midi_to_hz(np.asarray(notes.pitch, dtype=float)))
 
 
-def evaluate(reference: Notes, estimate: Notes, onset_tolerance: float = 0.05) -> dict:
-    """Onset-only and onset-offset transcription scores with ``mir_eval.transcription``.
+def evaluate_notes(reference: Notes, estimate: Notes, onset_tolerance: float = 0.05) -> dict:
+    """Onset-only and onset-offset note transcription scores with ``mir_eval.transcription``.
 
     Parameters
     ----------
-    reference, estimate : mirlab.datasets.Notes
+    reference, estimate : mirlab.core.music.Notes
     onset_tolerance : float
         Seconds (50 ms is the MIREX standard).
 
@@ -300,14 +300,14 @@ def evaluate(reference: Notes, estimate: Notes, onset_tolerance: float = 0.05) -
 def error_intervals(reference: Notes, estimate: Notes, onset_tolerance: float = 0.05) -> dict:
     """What the wrong notes are: the interval from each extra note to the score.
 
-    Notes are matched as in :func:`evaluate` (onset-only, mir_eval). For each estimated note
+    Notes are matched as in :func:`evaluate_notes` (onset-only, mir_eval). For each estimated note
     without a match, the interval in semitones to the nearest reference pitch sounding at its
     onset (``None`` when no reference note sounds: an extra note in silence). For each missed
     reference note, whether another estimated note started within the tolerance.
 
     Parameters
     ----------
-    reference, estimate : mirlab.datasets.Notes
+    reference, estimate : mirlab.core.music.Notes
     onset_tolerance : float
 
     Returns
@@ -319,7 +319,7 @@ def error_intervals(reference: Notes, estimate: Notes, onset_tolerance: float = 
 
     Examples
     --------
-    >>> from mirlab.datasets import Notes
+    >>> from mirlab.core.music import Notes
     >>> def notes(onset, pitch):
     ...     n = len(pitch)
     ...     return Notes(np.array(onset), np.array(onset) + 0.5, np.array(pitch),
@@ -357,7 +357,7 @@ def _mean_scores(scores: list[dict]) -> dict:
 def evaluate_recordings(recordings, W=None, *, decay: float = 1.5, threshold: float = 0.2,
                         informed: str | None = None, n_iter: int = 50, progress: bool = False,
                         **kwargs) -> dict:
-    """Transcribe several recordings and average their scores (see :func:`evaluate`).
+    """Transcribe several recordings and average their scores (see :func:`evaluate_notes`).
 
     Parameters
     ----------
@@ -365,9 +365,9 @@ def evaluate_recordings(recordings, W=None, *, decay: float = 1.5, threshold: fl
     W : np.ndarray, optional
         Templates (default: :func:`harmonic_templates` with ``decay``).
     decay, threshold : float
-    informed : {None, "score", "onsets"}
+    informed : {None, "score", "onset"}
         Start the activations from the recording's own notes
-        (:func:`score_informed_activations`) or from its onsets and pitches
+        (:func:`score_informed_activations`) or from their onsets and pitches only
         (:func:`onset_informed_activations`) instead of a constant.
     n_iter : int
     progress : bool
@@ -382,9 +382,9 @@ def evaluate_recordings(recordings, W=None, *, decay: float = 1.5, threshold: fl
     """
     from tqdm.auto import tqdm
 
-    if informed not in (None, "score", "onsets"):
-        raise ValueError(f"informed must be None, 'score' or 'onsets'; got {informed!r}")
-    n_fft, hop = kwargs.get("n_fft", 4096), kwargs.get("hop_length", 512)
+    if informed not in (None, "score", "onset"):
+        raise ValueError(f"informed must be None, 'score' or 'onset'; got {informed!r}")
+    n_fft, hop_length = kwargs.get("n_fft", 4096), kwargs.get("hop_length", 512)
     if W is None:
         W = harmonic_templates(recordings[0].sr, n_fft, kwargs.get("pitches", PIANO_PITCHES),
                                decay=decay)
@@ -392,12 +392,13 @@ def evaluate_recordings(recordings, W=None, *, decay: float = 1.5, threshold: fl
     for rec in tqdm(recordings, desc="transcribing", disable=env.progress_disabled(progress)):
         H = None
         if informed is not None:
-            n_frames = 1 + len(rec.y) // hop
+            n_frames = 1 + len(rec.y) // hop_length
             n = rec.notes
-            H = (score_informed_activations(n, n_frames, rec.sr, hop) if informed == "score"
-                 else onset_informed_activations(n.onset, n.pitch, n_frames, rec.sr, hop))
+            H = (score_informed_activations(n, n_frames, rec.sr, hop_length)
+                 if informed == "score"
+                 else onset_informed_activations(n.onset, n.pitch, n_frames, rec.sr, hop_length))
         est, _ = transcribe(rec.y, rec.sr, W, H=H, threshold=threshold, n_iter=n_iter, **kwargs)
-        scores.append(evaluate(rec.notes, est))
+        scores.append(evaluate_notes(rec.notes, est))
     return {**_mean_scores(scores), "n_pieces": len(scores)}
 
 
@@ -435,8 +436,8 @@ def select_decay(recordings, decays=(1.0, 1.25, 1.5, 1.75, 2.0),
             H0 = np.full((W.shape[1], V.shape[1]), float(V.mean()) + 1e-6, dtype=np.float32)
             Hs.append(nmf(V, W=W, H=H0, n_iter=n_iter, update_W=False, cost_every=n_iter).H)
         for threshold in thresholds:
-            scores = [evaluate(rec.notes, activations_to_notes(H, rec.sr, hop_length,
-                                                               threshold=threshold))
+            scores = [evaluate_notes(rec.notes, activations_to_notes(H, rec.sr, hop_length,
+                                                                     threshold=threshold))
                       for rec, H in zip(recordings, Hs, strict=True)]
             mean = _mean_scores(scores)
             rows.append({"decay": float(decay), "threshold": float(threshold),
@@ -456,7 +457,7 @@ def plot_activations(H, sr: int = 22050, hop_length: int = 512, pitches=PIANO_PI
     sr, hop_length : int
     pitches : array_like
         Consecutive MIDI pitches, one per row of ``H``.
-    reference, estimate : mirlab.datasets.Notes, optional
+    reference, estimate : mirlab.core.music.Notes, optional
         Drawn as outlines (reference, cyan) and filled boxes (estimate, white).
     ax : matplotlib.axes.Axes, optional
     db_range : float

@@ -17,11 +17,12 @@ from mirlab.core.checks import (
     check_real,
     check_sr,
 )
-from mirlab.datasets.corpus import Notes
+from mirlab.core.music import Notes
 
 __all__ = [
     "PIANO_PITCHES",
     "spectrogram",
+    "hann_lobe",
     "harmonic_templates",
     "score_informed_activations",
     "onset_informed_activations",
@@ -60,8 +61,29 @@ def spectrogram(y, sr: int = 22050, n_fft: int = 4096, hop_length: int = 512) ->
     return np.abs(features.stft(y, n_fft=n_fft, hop_length=hop_length)).astype(np.float32)
 
 
-def _hann_lobe(x: np.ndarray) -> np.ndarray:
-    """Magnitude of the Hann window's spectrum ``x`` bins from its centre, main lobe only."""
+def hann_lobe(x) -> np.ndarray:
+    """The main lobe of the Hann window's magnitude spectrum, ``x`` bins from its centre.
+
+    ``|sinc(x) / (1 - x**2)|`` for ``|x| < 2`` (1 at the centre, 0.5 one bin away) and 0
+    beyond: the shape a steady sinusoid takes in a Hann-windowed STFT, used to draw each
+    partial of :func:`harmonic_templates`.
+
+    Parameters
+    ----------
+    x : array_like
+        Distances from the centre of the lobe, in (fractional) bins.
+
+    Returns
+    -------
+    np.ndarray
+        Same shape as ``x``, between 0 and 1.
+
+    Examples
+    --------
+    >>> hann_lobe(np.array([0.0, 1.0, 2.5])).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    x = check_real(x, "x").astype(float)
     x = np.abs(x)
     near_one = np.isclose(x, 1.0)
     safe = np.where(near_one, 0.5, x)
@@ -125,7 +147,7 @@ def harmonic_templates(sr: int = 22050, n_fft: int = 4096, pitches=PIANO_PITCHES
     freqs = f0[None, :] * k[:, None] * np.sqrt(1.0 + B * k[:, None] ** 2)  # (n_partials, n_p)
     amps = np.where(freqs < sr / 2, k[:, None] ** -decay, 0.0)
     bins = np.arange(1 + n_fft // 2)[:, None, None]
-    lobes = _hann_lobe((bins - freqs[None] * n_fft / sr) / width)  # (n_bins, n_partials, n_p)
+    lobes = hann_lobe((bins - freqs[None] * n_fft / sr) / width)  # (n_bins, n_partials, n_p)
     W = np.einsum("bkp,kp->bp", lobes, amps)
     total = W.sum(axis=0)
     return (W / np.where(total > 0, total, 1.0)).astype(np.float32)
@@ -151,7 +173,7 @@ def score_informed_activations(notes: Notes, n_frames: int, sr: int = 22050,
 
     Parameters
     ----------
-    notes : mirlab.datasets.Notes
+    notes : mirlab.core.music.Notes
         The score's notes (``onset``, ``offset``, ``pitch``); pitches outside ``pitches`` are
         ignored.
     n_frames : int
@@ -184,7 +206,7 @@ def score_informed_activations(notes: Notes, n_frames: int, sr: int = 22050,
     return H
 
 
-def onset_informed_activations(onsets, pitch, n_frames: int, sr: int = 22050,
+def onset_informed_activations(onset, pitch, n_frames: int, sr: int = 22050,
                                hop_length: int = 512, pitches=PIANO_PITCHES,
                                tolerance: float = 0.05, max_duration: float = 4.0) -> np.ndarray:
     """Initial activations when each note's onset and pitch are known but not its end.
@@ -195,8 +217,9 @@ def onset_informed_activations(onsets, pitch, n_frames: int, sr: int = 22050,
 
     Parameters
     ----------
-    onsets, pitch : array_like
-        Onset times (s) and MIDI pitches of the notes.
+    onset, pitch : array_like, shape (n_notes,)
+        Onset times (s) and MIDI pitches of the notes (the fields of
+        :class:`~mirlab.core.music.Notes` of the same names).
     n_frames : int
     sr, hop_length : int
     pitches : array_like
@@ -208,18 +231,18 @@ def onset_informed_activations(onsets, pitch, n_frames: int, sr: int = 22050,
     -------
     np.ndarray, float32, shape (len(pitches), n_frames)
     """
-    onsets = np.atleast_1d(check_real(onsets, "onsets")).astype(float)
+    onset = np.atleast_1d(check_real(onset, "onset")).astype(float)
     pitch = np.atleast_1d(check_real(pitch, "pitch"))
-    if onsets.shape != pitch.shape:
-        raise ValueError(f"onsets and pitch must have the same shape; got {onsets.shape} and "
+    if onset.shape != pitch.shape:
+        raise ValueError(f"onset and pitch must have the same shape; got {onset.shape} and "
                          f"{pitch.shape}")
     max_duration = check_positive(max_duration, "max_duration")
-    ends = onsets + max_duration
+    ends = onset + max_duration
     for p in np.unique(pitch):
         idx = np.flatnonzero(pitch == p)
-        idx = idx[np.argsort(onsets[idx])]
-        ends[idx[:-1]] = np.minimum(ends[idx[:-1]], onsets[idx[1:]] - tolerance)
-    notes = Notes(onset=onsets, offset=np.maximum(ends - tolerance, onsets), pitch=pitch,
+        idx = idx[np.argsort(onset[idx])]
+        ends[idx[:-1]] = np.minimum(ends[idx[:-1]], onset[idx[1:]] - tolerance)
+    notes = Notes(onset=onset, offset=np.maximum(ends - tolerance, onset), pitch=pitch,
                   velocity=np.zeros(len(pitch)), program=np.zeros(len(pitch), dtype=int),
                   part=np.zeros(len(pitch), dtype=int))
     return score_informed_activations(notes, n_frames, sr, hop_length, pitches, tolerance)
