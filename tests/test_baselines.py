@@ -14,11 +14,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks
 
 from mirlab import metrics
+from mirlab.features import delta
 from mirlab.tagging import baselines
 from mirlab.tagging.baselines import (
     LogisticClassifier,
     MFCCStatistics,
-    delta,
     mfcc_baseline,
     mfcc_features,
     mfcc_statistics,

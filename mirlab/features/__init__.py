@@ -28,6 +28,7 @@ from mirlab.features.chroma import (
     normalize,
 )
 from mirlab.features.mel import (
+    delta,
     hz_to_mel,
     mel_filterbank,
     mel_frequencies,
@@ -74,6 +75,7 @@ __all__ = [
     "mel_filterbank",
     "melspectrogram",
     "mfcc",
+    "delta",
     "pitch_pooling_matrix",
     "log_frequency_spectrogram",
     "cqt_frequencies",

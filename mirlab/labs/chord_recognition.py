@@ -160,8 +160,8 @@ def _viterbi_variant(log_B, log_A, log_p0, *, prob=False, off_by_one=False, tran
     return path
 
 
-def _random_hmm(n_states, n_frames, seed, scale=1.0):
-    rng = np.random.default_rng(seed)
+def _random_hmm(n_states, n_frames, random_state, scale=1.0):
+    rng = np.random.default_rng(random_state)
     A = rng.random((n_states, n_states)) ** 4 + np.eye(n_states) * 2
     A /= A.sum(axis=1, keepdims=True)
     B = rng.random((n_states, n_frames)) * scale

@@ -251,13 +251,13 @@ def _as_table(notes) -> np.ndarray:
     return np.column_stack([notes.onset, notes.offset, notes.pitch]).reshape(-1, 3)
 
 
-def _extract(H, sr, hop, pitches, threshold, min_duration, relative=True, per_row=False):
+def _extract(H, sr, hop_length, pitches, threshold, min_duration, relative=True, per_row=False):
     if per_row:
-        rows = [_extract(h[None], sr, hop, [p], threshold, min_duration) for h, p in
+        rows = [_extract(h[None], sr, hop_length, [p], threshold, min_duration) for h, p in
                 zip(H, pitches, strict=True)]
         table = np.concatenate(rows)
         return table[np.lexsort((table[:, 2], table[:, 0]))]
-    return _as_table(tr.activations_to_notes(H, sr, hop, pitches, threshold=threshold,
+    return _as_table(tr.activations_to_notes(H, sr, hop_length, pitches, threshold=threshold,
                                              min_duration=min_duration, rise=0.0,
                                              relative=relative))
 
@@ -289,12 +289,12 @@ def check_note_extraction(extract_fn):
     """Check ``extract_fn(H, sr, hop_length, pitches, threshold, min_duration)``, which returns
     ``(intervals, pitches)`` sorted by onset then pitch, against
     :func:`mirlab.transcription.activations_to_notes` (relative threshold, no re-onsets)."""
-    for case, H, sr, hop, pitches, threshold, min_duration in _activation_cases():
-        what = (f"activations_to_notes(H, sr={sr}, hop_length={hop}, pitches={pitches}, "
+    for case, H, sr, hop_length, pitches, threshold, min_duration in _activation_cases():
+        what = (f"activations_to_notes(H, sr={sr}, hop_length={hop_length}, pitches={pitches}, "
                 f"threshold={threshold}, min_duration={min_duration})")
-        args = (H, sr, hop, pitches, threshold, min_duration)
+        args = (H, sr, hop_length, pitches, threshold, min_duration)
         ref = _extract(*args)
-        step = hop / sr
+        step = hop_length / sr
         shift = np.array([step, step, 0.0])
         mistakes = [
             Mistake(_extract(*args, relative=False), "your threshold is absolute; it is "
@@ -303,7 +303,7 @@ def check_note_extraction(extract_fn):
             Mistake(_extract(*args, per_row=True), "you compared each row with its own "
                     "maximum; use the largest activation of the whole H, so that a quiet "
                     "pitch is not promoted to a note."),
-            Mistake(_extract(H, sr, hop, pitches, threshold, 0.0), "notes shorter than "
+            Mistake(_extract(H, sr, hop_length, pitches, threshold, 0.0), "notes shorter than "
                     "min_duration seconds must be dropped."),
             Mistake(ref + shift, "your times are one hop late. Frames are centred: frame n "
                     "is at n * hop_length / sr seconds, so a note starting at frame n "
@@ -312,12 +312,13 @@ def check_note_extraction(extract_fn):
                     "n * hop_length / sr seconds."),
             Mistake(ref - np.array([0.0, step, 0.0]), "your offsets are one hop early: a "
                     "run of frames a, ..., b - 1 ends at frame b, i.e. at b * hop_length / sr."),
-            Mistake(ref * np.array([sr * sr / hop / hop, sr * sr / hop / hop, 1.0]),
+            Mistake(ref * np.array([(sr / hop_length) ** 2, (sr / hop_length) ** 2, 1.0]),
                     "frames to seconds is n * hop_length / sr (you used n * sr / hop_length)."),
-            Mistake(ref * np.array([sr / hop, sr / hop, 1.0]), "your times are frame indices: "
+            Mistake(ref * np.array([sr / hop_length, sr / hop_length, 1.0]),
+                    "your times are frame indices: "
                     "convert them to seconds with n * hop_length / sr."),
         ]
-        got = _student_table(extract_fn(H.copy(), sr, hop, list(pitches), threshold,
+        got = _student_table(extract_fn(H.copy(), sr, hop_length, list(pitches), threshold,
                                         min_duration), what)
         compare(got, ref, what=what, case=case, mistakes=mistakes, rtol=1e-6,
                 layout="one row per note: onset, offset (s) and pitch, sorted by onset",

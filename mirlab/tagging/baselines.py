@@ -43,51 +43,10 @@ from mirlab.core.checks import (
     check_sr,
     describe,
 )
-from mirlab.features import mfcc
+from mirlab.features import delta, mfcc
 
-__all__ = ["delta", "mfcc_statistics", "mfcc_features", "MFCCStatistics", "LogisticClassifier",
+__all__ = ["mfcc_statistics", "mfcc_features", "MFCCStatistics", "LogisticClassifier",
            "mfcc_baseline"]
-
-
-def delta(M, width: int = 9) -> np.ndarray:
-    """First-order deltas: the local slope of each feature over ``width`` frames.
-
-    In words: fit a straight line by least squares to the ``width`` frames centred on frame
-    ``n``; its slope is ``sum_k k * M[..., n + k] / sum_k k**2`` for ``k = -h .. h``,
-    ``h = width // 2``. The first and last ``h`` frames have no centred window: they take the
-    slope of the first (last) complete window, which is what a line fitted to that window
-    gives there (librosa's ``mode='interp'``).
-
-    Parameters
-    ----------
-    M : np.ndarray, shape (..., n_frames)
-        Features over time (e.g. MFCCs ``(n_mfcc, n_frames)`` or a batch of them).
-    width : int
-        Odd number of frames, ``3 <= width <= n_frames``.
-
-    Returns
-    -------
-    np.ndarray
-        Same shape and dtype as ``M``; equal to ``librosa.feature.delta(M, width=width)``
-        (tested).
-
-    Examples
-    --------
-    >>> delta(np.array([0.0, 1.0, 4.0, 9.0, 16.0]), width=3)
-    array([2., 2., 4., 6., 6.])
-    """
-    M = np.asarray(M)
-    width = check_positive_int(width, "width", minimum=3)
-    if width % 2 == 0 or M.ndim == 0 or width > M.shape[-1]:
-        raise ValueError(f"width must be odd and at most the number of frames "
-                         f"({M.shape[-1] if M.ndim else 0}); got width={width}")
-    h = width // 2
-    k = np.arange(-h, h + 1, dtype=M.dtype)
-    windows = np.lib.stride_tricks.sliding_window_view(M, width, axis=-1)
-    slope = windows @ (k / (k @ k))  # one slope per complete window
-    first, last = slope[..., :1], slope[..., -1:]
-    return np.concatenate([np.repeat(first, h, axis=-1), slope,
-                           np.repeat(last, h, axis=-1)], axis=-1)
 
 
 def _statistics(M) -> np.ndarray:
