@@ -110,12 +110,13 @@ def test_scale_makes_models_wider(name):
 
 
 def test_build_is_seeded(batch):
-    a, b = (models.build("fcn", 5, sr=SR, seed=3).eval() for _ in range(2))
-    c = models.build("fcn", 5, sr=SR, seed=4).eval()
+    a, b = (models.build("fcn", 5, sr=SR, random_state=3).eval() for _ in range(2))
+    c = models.build("fcn", 5, sr=SR, random_state=4).eval()
     with torch.no_grad():
         assert torch.equal(a(batch), b(batch))
         assert not torch.equal(a(batch), c(batch))
-    assert a.config == {"name": "fcn", "n_tags": 5, "sr": SR, "scale": 1.0, "seed": 3}
+    assert a.config == {"name": "fcn", "n_tags": 5, "sr": SR, "scale": 1.0,
+                        "random_state": 3}
 
 
 def test_model_bad_inputs():

@@ -35,7 +35,7 @@ def clips():
 
 
 def tiny(name, n_tags=3):
-    return models.build(name, n_tags, sr=SR, scale=0.25, seed=0).eval()
+    return models.build(name, n_tags, sr=SR, scale=0.25, random_state=0).eval()
 
 
 def test_ordered_models_follows_the_syllabus():
@@ -80,7 +80,7 @@ def test_evaluate_models_matches_training_evaluate(clips):
     chunk = {"fcn": 1.0, "crnn": 2.0}
     got = ta.evaluate_models(taggers, clips, chunk_seconds=chunk)
     for name, model in taggers.items():
-        ref = training.evaluate(model, clips, chunk_seconds=chunk[name])
+        ref = training.evaluate_tagger(model, clips, chunk_seconds=chunk[name])
         assert got[name]["roc_auc"] == pytest.approx(ref["roc_auc"])
         np.testing.assert_allclose(got[name]["scores"], ref["scores"])
     single = ta.evaluate_models({"fcn": taggers["fcn"]}, clips, chunk_seconds=1.0,
@@ -199,7 +199,7 @@ def test_render_orchestrations_changes_only_the_instruments():
 
     orchestrations = ["organ", ["strings", "strings", "brass", "bass"]]
     ds = tagging.render_orchestrations("bach/bwv66.6", orchestrations, tempo_class="fast",
-                                       clip_seconds=1.5, sr=SR, seed=1)
+                                       clip_seconds=1.5, sr=SR, random_state=1)
     assert ds.audio.shape == (2, int(1.5 * SR)) and ds.tags == tagging.TAGS
     tags = [{t for t, v in zip(ds.tags, row, strict=True) if v} for row in ds.labels]
     assert {"organ", "solo", "fast"} <= tags[0] and "strings" not in tags[0]

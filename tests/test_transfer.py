@@ -40,7 +40,7 @@ def task():
 
 @pytest.fixture(scope="module")
 def model():
-    return build("fcn", n_tags=5, scale=0.5, seed=0).eval()
+    return build("fcn", n_tags=5, scale=0.5, random_state=0).eval()
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +102,8 @@ def test_learning_curve_equals_direct_sklearn_fits(model, task):
     for row in curve.itertuples():
         accuracies = []
         for d in range(3):
-            idx = task.draw(row.n_per_class, random_state=transfer.draw_seed(7, row.n_per_class,
-                                                                             d))
+            state = transfer.draw_random_state(7, row.n_per_class, d)
+            idx = task.draw(row.n_per_class, random_state=state)
             scaler = StandardScaler().fit(X[idx])
             clf = LogisticRegression(C=transfer.CLASSIFIERS["logreg"], max_iter=5000,
                                      random_state=7).fit(scaler.transform(X[idx]), task.y[idx])
@@ -160,10 +160,12 @@ def test_fit_network_is_deterministic_and_learns(task):
     audio, y = task.audio[task.split == "pool"], task.y[task.split == "pool"]
     runs = []
     for _ in range(2):
-        net = build("linear", n_tags=3, seed=0)
-        runs.append(transfer.fit_network(net, audio, y, steps=40, batch_size=8,
-                                         chunk_seconds=0.5, lr=3e-2, seed=3))
-    assert runs[0] == runs[1] and len(runs[0]) == 40
+        net = build("linear", n_tags=3, random_state=0)
+        history = transfer.fit_network(net, audio, y, steps=40, batch_size=8,
+                                       chunk_seconds=0.5, lr=3e-2, random_state=3,
+                                       device="cpu")
+        runs.append(history.step_loss)
+    assert runs[0] == runs[1] and len(runs[0]) == 40 and history.epochs == [1]
     assert np.mean(runs[0][-5:]) < np.mean(runs[0][:5])
     predicted = transfer.predict_classes(net, task.audio[task.test_index], SR, chunk_seconds=0.5)
     assert predicted.shape == (len(task.test_index),)
@@ -184,10 +186,11 @@ def test_fit_network_errors(task):
 
 def test_scratch_and_fine_tuning(model, task):
     index = task.draw(2, random_state=0)
-    acc = [transfer.train_from_scratch("fcn", task, index, quick=True, seed=1) for _ in range(2)]
+    acc = [transfer.train_from_scratch("fcn", task, index, quick=True, random_state=1)
+           for _ in range(2)]
     assert acc[0] == acc[1] and 0.0 <= acc[0] <= 1.0
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    tuned = transfer.fine_tune(model, task, index, quick=True, seed=1)
+    tuned = transfer.fine_tune(model, task, index, quick=True, random_state=1)
     assert 0.0 <= tuned <= 1.0
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.head.out_features == 5
@@ -203,11 +206,16 @@ def test_scratch_and_fine_tuning(model, task):
         transfer.network_curve("scratch", task)
 
 
-def test_pretrained_tagger_trains_the_recipe(small):
-    model, history = transfer.pretrained_tagger(data=small, quick=True, cache=False,
-                                                progress=False, max_seconds=1.0)
-    assert model.config["name"] == transfer.SOURCE_MODEL
+def test_pretrained_tagger_loads_or_retrains_the_recipe(small, monkeypatch, tmp_path):
+    monkeypatch.setenv("MIRLAB_CACHE", str(tmp_path))           # nothing trained before
+    monkeypatch.setenv("MIRLAB_RETRAIN", "1")
+    model, history = transfer.pretrained_tagger(data=small, quick=True, progress=False)
+    assert model.config["recipe"] == transfer.SOURCE_MODEL and not history.from_cache
     assert model.n_tags == small.labels.shape[1] and history.best_epoch == 1
+    monkeypatch.setenv("MIRLAB_RETRAIN", "0")
+    shipped, card = transfer.pretrained_tagger(progress=False)
+    assert card.from_cache and card.path.endswith(f"{transfer.SOURCE_MODEL}.pt")
+    assert shipped.config["scale"] == 1.0 and not shipped.training
     with pytest.raises(ValueError, match="name"):
         transfer.pretrained_tagger("vgg", data=small)
 

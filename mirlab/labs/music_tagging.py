@@ -239,19 +239,27 @@ def check_roc_auc(roc_auc_fn, real=None):
     ``sklearn.metrics.roc_auc_score`` on random scores, a rare tag, tied scores, and (with
     ``real=(Y, S)``, 0/1 labels and scores shaped ``(n_clips, n_tags)``) every column of
     real scores that has both classes."""
+    _check_metric(roc_auc_fn, real, "roc_auc", roc_auc_score, _roc_mistakes,
+                  _ties_hint("AUC") + "count a tied (positive, negative) pair as 1/2 (or give "
+                  "tied scores their average rank).")
+
+
+def _check_metric(fn, real, name: str, reference, mistakes_of, ties_hint: str) -> None:
+    """The body of :func:`check_roc_auc` and :func:`check_average_precision`: ``fn`` against
+    the scikit-learn ``reference`` on every case, naming a known mistake or wrong ties."""
+    what = f"{name}(y_true, y_score)"
     for case, y, s, ties in _score_cases(real):
-        ref = float(roc_auc_score(y, s))
-        got = _call_metric(roc_auc_fn, y, s, "roc_auc(y_true, y_score)", case, ref)
-        mistakes = _roc_mistakes(y, s, ref)
+        ref = float(reference(y, s))
+        got = _call_metric(fn, y, s, what, case, ref)
+        mistakes = mistakes_of(y, s, ref)
         if ties and not np.isclose(got, ref, rtol=0, atol=1e-6) and _only_ties_wrong(
-                roc_auc_fn, y, s, roc_auc_score):
+                fn, y, s, reference):
             hint = next((m.hint for m in mistakes if np.isclose(got, m.output, atol=1e-6)),
-                        _ties_hint("AUC") + "count a tied (positive, negative) pair as 1/2 "
-                        "(or give tied scores their average rank).")
-            raise LabCheckError(f"roc_auc(y_true, y_score) on {case}: yours {got:.6g}, "
-                                f"expected {ref:.6g}: {hint}")
-        _check_value(got, ref, f"roc_auc(y_true, y_score) on {case}:", mistakes,
-                     source="sklearn.metrics.roc_auc_score")
+                        ties_hint)
+            raise LabCheckError(f"{what} on {case}: yours {got:.6g}, expected {ref:.6g}: "
+                                f"{hint}")
+        _check_value(got, ref, f"{what} on {case}:", mistakes,
+                     source=f"sklearn.metrics.{reference.__name__}")
 
 
 def _macro_cases(real=None):
@@ -389,20 +397,10 @@ def check_average_precision(ap_fn, real=None):
     ``sklearn.metrics.average_precision_score`` (the step-wise sum
     ``sum_n (R_n - R_(n-1)) P_n`` over distinct thresholds) on random scores, a rare tag,
     tied scores and, with ``real=(Y, S)``, every column of real scores with both classes."""
-    for case, y, s, ties in _score_cases(real):
-        ref = float(average_precision_score(y, s))
-        got = _call_metric(ap_fn, y, s, "average_precision(y_true, y_score)", case, ref)
-        mistakes = _ap_mistakes(y, s, ref)
-        if ties and not np.isclose(got, ref, rtol=0, atol=1e-6) and _only_ties_wrong(
-                ap_fn, y, s, average_precision_score):
-            hint = next((m.hint for m in mistakes if np.isclose(got, m.output, atol=1e-6)),
-                        _ties_hint("average precision") + "compute precision and recall "
-                        "once per distinct score, after all the clips sharing it (the "
-                        "last index of each run of equal sorted scores).")
-            raise LabCheckError(f"average_precision(y_true, y_score) on {case}: yours "
-                                f"{got:.6g}, expected {ref:.6g}: {hint}")
-        _check_value(got, ref, f"average_precision(y_true, y_score) on {case}:", mistakes,
-                     source="sklearn.metrics.average_precision_score")
+    _check_metric(ap_fn, real, "average_precision", average_precision_score, _ap_mistakes,
+                  _ties_hint("average precision") + "compute precision and recall once per "
+                  "distinct score, after all the clips sharing it (the last index of each run "
+                  "of equal sorted scores).")
 
 
 # --- exercise 3: the tagger -----------------------------------------------------------------
@@ -569,18 +567,18 @@ def check_tagger(model_class, n_tags: int = 15, sr: int = 16000):
 
 # --- exercise 4: bag-of-chunks prediction ---------------------------------------------------
 
-def probe_model(n_tags: int = 5, sr: int = 16000, seed: int = 0) -> Tagger:
+def probe_model(n_tags: int = 5, sr: int = 16000, random_state: int = 0) -> Tagger:
     """A small FCN with calibrated batch-norm statistics, in eval mode: the model the
     bag-of-chunks check predicts with (its logits stay within a few units, so averaging
     probabilities and averaging logits give different results)."""
-    model = build("fcn", n_tags, sr=sr, scale=0.25, seed=seed)
+    model = build("fcn", n_tags, sr=sr, scale=0.25, random_state=random_state)
     for m in model.modules():
         if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
             m.reset_running_stats()
             m.momentum = None                                   # a cumulative average
     model.train()
     with torch.no_grad():
-        model(_noise(8, 1.0, sr, seed=seed + 100))
+        model(_noise(8, 1.0, sr, seed=random_state + 100))
         model.head.weight.mul_(2.0)
     return model.eval()
 

@@ -170,7 +170,7 @@ def _activation_cases():
     """``(case, activations, reference)`` for three tiny taggers on random audio."""
     cases = []
     for name in ("fcn", "musicnn", "crnn"):
-        model = build(name, 4, scale=0.5, seed=5).eval()
+        model = build(name, 4, scale=0.5, random_state=5).eval()
         x = torch.from_numpy(np.random.default_rng(7).normal(0, 0.1, (3, 16000)).astype("f4"))
         with torch.no_grad():
             _, acts = model.forward_all(x)
@@ -236,7 +236,7 @@ def _embedding_shape_hint(shape, expected) -> str | None:
 
 def _toy_model(seed: int = 2):
     """A tiny FCN whose batch norms have non-trivial running statistics (in training mode)."""
-    model = build("fcn", 4, scale=0.5, seed=seed)
+    model = build("fcn", 4, scale=0.5, random_state=seed)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _ in range(3):

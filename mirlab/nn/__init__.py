@@ -1,12 +1,17 @@
-"""Networks for every chapter that trains one: models, one training loop, checkpoints.
+"""Networks for every chapter that trains one: models, one training loop, shipped checkpoints.
 
 - :mod:`mirlab.nn.models`: front ends (log-mel, raw waveform), the taggers of the tagging
   chapter, pooled embeddings;
-- :mod:`mirlab.nn.training`: the one training loop (any model, any loss), prediction,
-  evaluation, augmentations;
-- :mod:`mirlab.nn.recipes`: how each shipped network is trained (model, data, settings);
-- :mod:`mirlab.nn.checkpoints`: shipped, verified weights with their cards; ``python -m
-  mirlab.nn.train RECIPE`` retrains one.
+- :mod:`mirlab.nn.training`: the one training loop :func:`~mirlab.nn.training.fit` (any model,
+  any batch sampler, any loss, an optional validation score), and tagging on bags of chunks
+  (``train``, ``predict``, ``evaluate_tagger``);
+- :mod:`mirlab.nn.augment`: waveform augmentations (gain, noise, speed);
+- :mod:`mirlab.nn.recipes`: how each shipped network is trained (model, data, settings), and
+  parallel training;
+- :mod:`mirlab.nn.checkpoints`: shipped, verified weights with their cards
+  (``mirlab/nn/weights``); :mod:`mirlab.nn.train` is the command line that retrains them,
+  ``python -m mirlab.nn.train RECIPE``.
 
-Needs PyTorch (``pip install mirlab[deep]``).
+Taught in the music tagging and transfer learning chapters. Needs PyTorch
+(``pip install mirlab[deep]``).
 """

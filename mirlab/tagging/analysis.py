@@ -1,7 +1,7 @@
 """Looking at trained taggers: comparison tables, tag scores over time, curves, texture bias.
 
-The music tagging chapter trains every model of :data:`mirlab.nn.training.RECIPES` and then asks
-the same questions of each: how well does it rank the clips of every tag (ROC-AUC, PR-AUC),
+The music tagging chapter loads every network of :data:`mirlab.nn.recipes.RECIPES` and then
+asks the same questions of each: how well does it rank the clips of every tag (ROC-AUC, PR-AUC),
 what does it say chunk by chunk, how much does it lose when the instruments' samples change,
 and does it answer questions about the *score* (tempo) by listening to the *instruments*
 (the texture bias of CNNs :cite:`Geirhos2019texture`)? This module holds the code behind those
@@ -98,7 +98,7 @@ def model_overview(names, n_tags: int, *, sr: int = 16000, scales=None) -> list[
     sr : int
         Sample rate of the models.
     scales : dict or None
-        Width multiplier per name (e.g. from :data:`mirlab.nn.training.RECIPES`); default 1.
+        Width multiplier per name (e.g. from :data:`mirlab.nn.recipes.RECIPES`); default 1.
 
     Returns
     -------
@@ -112,7 +112,7 @@ def model_overview(names, n_tags: int, *, sr: int = 16000, scales=None) -> list[
     for name in names:
         notes = MODEL_NOTES.get(name, dict(paper="", input="?", front="?", back="?"))
         scale = (scales or {}).get(name, 1.0)
-        model = build(name, n_tags, sr=sr, scale=scale, seed=0)
+        model = build(name, n_tags, sr=sr, scale=scale, random_state=0)
         rows.append({"model": name, "input": notes["input"], "front end": notes["front"],
                      "back end": notes["back"], "paper": notes["paper"] or "-",
                      "parameters": f"{count_parameters(model):,}"})
@@ -120,7 +120,7 @@ def model_overview(names, n_tags: int, *, sr: int = 16000, scales=None) -> list[
 
 
 def evaluate_models(taggers: dict, data, chunk_seconds=None, **predict_kwargs) -> dict:
-    """Evaluate several taggers on one dataset with :func:`mirlab.nn.training.evaluate`.
+    """Evaluate several taggers on one dataset with :func:`mirlab.nn.training.evaluate_tagger`.
 
     Tags with one class in ``data`` (possible in small splits) are left out of the averages
     without a warning.
@@ -142,7 +142,7 @@ def evaluate_models(taggers: dict, data, chunk_seconds=None, **predict_kwargs) -
         Name -> ``{"roc_auc", "pr_auc", "scores"}``.
     """
     from mirlab.metrics import SingleClassWarning
-    from mirlab.nn.training import evaluate
+    from mirlab.nn.training import evaluate_tagger
 
     if isinstance(chunk_seconds, dict) and set(taggers) - set(chunk_seconds):
         raise ValueError(f"chunk_seconds must give a chunk length for every model; missing "
@@ -152,7 +152,7 @@ def evaluate_models(taggers: dict, data, chunk_seconds=None, **predict_kwargs) -
         chunk = chunk_seconds[name] if isinstance(chunk_seconds, dict) else chunk_seconds
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SingleClassWarning)
-            out[name] = evaluate(model, data, chunk_seconds=chunk, **predict_kwargs)
+            out[name] = evaluate_tagger(model, data, chunk_seconds=chunk, **predict_kwargs)
     return out
 
 

@@ -18,7 +18,8 @@ name               idea                                                        p
 ``build(name, n_tags)`` makes one; ``scale`` multiplies the widths (1: CPU-sized, trains in
 tens of seconds on two cores; 4-8: GPU-sized). ``embed(model, audio)`` turns a trained tagger
 into a feature extractor (pooled activations of all layers). Training, evaluation and
-chunk-wise prediction live in :mod:`mirlab.nn.training`.
+chunk-wise prediction live in :mod:`mirlab.nn.training`; shipped, trained weights in
+:mod:`mirlab.nn.checkpoints`.
 
 This module needs PyTorch (``pip install mirlab[deep]``). Taught in the music tagging and
 transfer learning chapters; benchmarked in :cite:`Won2020evaluation`.
@@ -54,7 +55,8 @@ __all__ = [
     "pool_activation",
 ]
 
-#: name -> constructor ``(n_tags, sr=..., scale=..., **kwargs)``
+#: name -> constructor ``(n_tags, sr=16000, scale=1.0, ...)`` (every model takes these three
+#: first, in this order)
 MODELS = {
     "linear": LinearTagger,
     "fcn": FCN,
@@ -66,8 +68,8 @@ MODELS = {
 }
 
 
-def build(name: str, n_tags: int, *, sr: int = 16000, scale: float = 1.0, seed: int | None = 0,
-          **kwargs) -> Tagger:
+def build(name: str, n_tags: int, *, sr: int = 16000, scale: float = 1.0,
+          random_state: int | None = 0, **kwargs) -> Tagger:
     """Build a tagger by name.
 
     Parameters
@@ -81,7 +83,7 @@ def build(name: str, n_tags: int, *, sr: int = 16000, scale: float = 1.0, seed: 
         Sample rate of the input audio.
     scale : float
         Width multiplier: 1 for a CPU, 4 or more for a GPU.
-    seed : int or None
+    random_state : int or None
         Seed of the initial weights (None: torch's global generator as it is).
     **kwargs
         Passed to the model's class (e.g. ``dropout``).
@@ -90,7 +92,8 @@ def build(name: str, n_tags: int, *, sr: int = 16000, scale: float = 1.0, seed: 
     -------
     Tagger
         The model (on the CPU, in training mode); ``model.config`` records the arguments
-        (used as part of the checkpoint cache key by :func:`mirlab.nn.training.train`).
+        (part of the training cache key of :func:`mirlab.nn.training.train` and of the
+        shipped checkpoints' cards).
 
     Examples
     --------
@@ -101,11 +104,11 @@ def build(name: str, n_tags: int, *, sr: int = 16000, scale: float = 1.0, seed: 
     check_choice(name, "name", MODELS)
     check_sr(sr)
     check_positive(scale, "scale")
-    if seed is not None:
-        torch.manual_seed(seed)
+    if random_state is not None:
+        torch.manual_seed(random_state)
     model = MODELS[name](n_tags, sr=sr, scale=scale, **kwargs)
     model.config = {"name": name, "n_tags": int(n_tags), "sr": int(sr), "scale": float(scale),
-                    "seed": seed, **kwargs}
+                    "random_state": random_state, **kwargs}
     return model
 
 
@@ -137,7 +140,7 @@ def embed(model: Tagger, audio, *, sr: int | None = None, chunk_seconds: float |
     aggregate : {'mean', 'max'}
         How chunk vectors are combined.
     num_threads : int or None
-        Torch CPU threads (see :func:`mirlab.nn.training.train`; None: torch's setting).
+        Torch CPU threads (see :func:`mirlab.nn.training.fit`; None: torch's setting).
 
     Returns
     -------

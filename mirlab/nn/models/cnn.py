@@ -23,9 +23,9 @@ class LinearTagger(Tagger):
     ----------
     n_tags : int
     sr : int
-    n_mels : int
     scale : float
-        Unused (kept so every model accepts it).
+        Unused (kept so every model takes ``n_tags, sr, scale`` first).
+    n_mels : int
     n_fft, hop_length : int
         STFT of the log-mel front end (1024 / 512: 64 ms windows every 32 ms at 16 kHz).
 
@@ -36,7 +36,7 @@ class LinearTagger(Tagger):
     torch.Size([2, 5])
     """
 
-    def __init__(self, n_tags: int, sr: int = 16000, n_mels: int = 64, scale: float = 1.0,
+    def __init__(self, n_tags: int, sr: int = 16000, scale: float = 1.0, n_mels: int = 64,
                  n_fft: int = 1024, hop_length: int = 512):
         super().__init__(n_tags, sr)
         self.melspec = LogMel(sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
