@@ -1,4 +1,5 @@
-"""``python -m mirlab.labs student <lab.ipynb or folder> --out DIR``."""
+"""``python -m mirlab.labs student <lab.ipynb or folder> --out DIR``: the student versions of
+the labs in ``labs/`` (see ``book/how_to_use.md``)."""
 
 from mirlab.labs.student import main
 
