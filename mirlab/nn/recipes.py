@@ -105,18 +105,28 @@ def recipe_model(name: str, n_tags: int, sr: int, *, quick: bool = False,
     return model, settings
 
 
-def load_training_data(design: dict | None = None, *, progress: bool = True):
+def load_training_data(design: dict | None = None, *, splits=("train", "valid", "test"),
+                       progress: bool = True):
     """The tagging dataset of a data design (default :data:`TRAINING_DATA`).
+
+    Parameters
+    ----------
+    design : dict or None
+        Arguments of :func:`mirlab.datasets.tagging.load_tagging_dataset`.
+    splits : str or sequence of str
+        The splits to render or load (e.g. ``"test"`` to score shipped checkpoints: the same
+        clips as in the whole dataset, since every clip is rendered on its own).
+    progress : bool
 
     Returns
     -------
     TaggingDataset
-        All splits; ``data.subset("train")`` etc.
+        The splits asked for; ``data.subset("train")`` etc.
     """
     from mirlab.datasets.tagging import load_tagging_dataset
 
     design = dict(TRAINING_DATA if design is None else design)
-    return load_tagging_dataset(design.pop("name"), progress=progress, **design)
+    return load_tagging_dataset(design.pop("name"), splits=splits, progress=progress, **design)
 
 
 def train_recipe(name: str, train_set, valid_set, *, quick: bool = False,
