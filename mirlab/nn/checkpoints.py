@@ -32,7 +32,6 @@ Taught in the music tagging and transfer learning chapters; needs PyTorch.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import io
 import json
 import os
@@ -42,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mirlab.core.cache import canonical_json, code_sha256
+from mirlab.core.cache import canonical_json
 from mirlab.core.files import atomic_write_bytes, atomic_write_text, sha256_file
 from mirlab.nn.models import count_parameters
 from mirlab.nn.recipes import (
@@ -99,12 +98,9 @@ def retrain_requested(retrain: bool | None = None) -> bool:
 
 # ----------------------------------------------------------------------------- data design
 def design_key(design: dict | None = None) -> str:
-    """The key of a tagging data design: what decides the clips, not their rendered samples.
-
-    The design's arguments (sizes, seed, soundfont, sample rate) and the code of the clip
-    design, hashed; rendered audio differs between FluidSynth versions, the design does not.
-    Uses :func:`mirlab.datasets.tagging.design_key` where the data package provides it, else
-    the arguments with a hash of :mod:`mirlab.datasets.tagging`'s code.
+    """The key of a tagging data design: what decides the clips, not their rendered samples
+    (:func:`mirlab.datasets.tagging.design_key`; rendered audio differs between FluidSynth
+    versions, the design does not).
 
     Parameters
     ----------
@@ -115,16 +111,12 @@ def design_key(design: dict | None = None) -> str:
     Returns
     -------
     str
-        64 hexadecimal digits.
+        16 hexadecimal digits.
     """
-    from mirlab.datasets import tagging
+    from mirlab.datasets.tagging import design_key as tagging_design_key
 
     design = dict(TRAINING_DATA if design is None else design)
-    provided = getattr(tagging, "design_key", None)
-    if callable(provided):  # the data package's key (sizes, seed, soundfont, design code)
-        return str(provided(**{k: v for k, v in design.items() if k != "name"}))
-    record = {"design": design, "code": code_sha256(tagging)}  # until it provides one
-    return hashlib.sha256(canonical_json(record)).hexdigest()
+    return tagging_design_key(**{k: v for k, v in design.items() if k != "name"})
 
 
 # ----------------------------------------------------------------------------------- cards
