@@ -10,7 +10,9 @@
   parallel training;
 - :mod:`mirlab.nn.checkpoints`: shipped, verified weights with their cards
   (``mirlab/nn/weights``); :mod:`mirlab.nn.train` is the command line that retrains them,
-  ``python -m mirlab.nn.train RECIPE``.
+  ``python -m mirlab.nn.train RECIPE``;
+- :mod:`mirlab.nn.shipping`: the same for any other network (``save_shipped`` /
+  ``load_shipped``: weights, card, checks), used by the topic packages' ``weights/``.
 
 Taught in the music tagging and transfer learning chapters. Needs PyTorch
 (``pip install mirlab[deep]``).

@@ -35,7 +35,6 @@ import datetime
 import io
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +51,8 @@ from mirlab.nn.recipes import (
     train_recipe,
     train_recipes,
 )
+from mirlab.nn.shipping import CARD_FORMAT as SHIPPED_CARD_FORMAT
+from mirlab.nn.shipping import CheckpointError, git_commit
 from mirlab.nn.training import History, code_version, evaluate_tagger
 
 __all__ = ["WEIGHTS_DIR", "SHIPPED", "EVALUATION", "TOLERANCE", "RETRAIN_ENV", "CARD_FORMAT",
@@ -77,11 +78,7 @@ TOLERANCE = {"roc_auc": 0.01, "pr_auc": 0.02}
 #: The environment variable that makes :func:`pretrained` train instead of load.
 RETRAIN_ENV = "MIRLAB_RETRAIN"
 
-CARD_FORMAT = 1
-
-
-class CheckpointError(ValueError):
-    """A shipped checkpoint does not match its card, its recipe or the current data."""
+CARD_FORMAT = SHIPPED_CARD_FORMAT
 
 
 def retrain_command(name: str) -> str:
@@ -269,18 +266,6 @@ def verify_scores(name: str, test_set, folder=None, *, tolerance: dict | None = 
     return got
 
 
-def _git_commit() -> dict:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "mirlab"], cwd=root,
-                                    capture_output=True, text=True, check=True).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return {"git_commit": None, "git_dirty": None}
-    return {"git_commit": commit, "git_dirty": dirty}
-
-
 def write_checkpoint(name: str, model, history: History, data, design: dict | None = None,
                      folder=None) -> dict:
     """Score a trained recipe on the validation and test splits; write its weights and card.
@@ -321,7 +306,7 @@ def write_checkpoint(name: str, model, history: History, data, design: dict | No
         "data": {"design": design, "design_key": design_key(design), "tags": list(data.tags),
                  "clips": {s: int(np.sum(np.asarray(data.split) == s))
                            for s in ("train", "valid", "test")}},
-        "code": {**_git_commit(), "model_and_loop_sha256": code_version(model)},
+        "code": {**git_commit(), "model_and_loop_sha256": code_version(model)},
         "training": {"seconds": round(history.total_seconds, 1), "epochs": len(history.epochs),
                      "best_epoch": history.best_epoch, "stopped": history.stopped,
                      "device": "cpu" if not torch.cuda.is_available() else "cuda",

@@ -50,6 +50,7 @@ from mirlab.nn.models.base import Tagger, pooled_over_chunks, torch_threads
 
 __all__ = [
     "fit",
+    "to_device",
     "History",
     "ChunkSampler",
     "random_chunks",
@@ -239,6 +240,23 @@ class ChunkSampler:
 
 
 # ---------------------------------------------------------------------------- the loop
+def to_device(batch, device):
+    """A tensor, or a tuple/list of tensors (e.g. two views, or audio and a score), on ``device``.
+
+    Examples
+    --------
+    >>> a, b = to_device((torch.zeros(2), torch.ones(3)), "cpu")
+    >>> a.shape, b.shape
+    (torch.Size([2]), torch.Size([3]))
+    """
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if not isinstance(batch, torch.Tensor):
+        raise ValueError(f"a batch must be a tensor or a tuple/list of tensors; got "
+                         f"{type(batch).__name__}")
+    return batch.to(device)
+
+
 def _check_fit_args(model, sampler, loss, epochs, lr, weight_decay, schedule, validate,
                     monitor, patience, max_seconds, augment):
     if not isinstance(model, torch.nn.Module):
@@ -287,7 +305,10 @@ def fit(model: torch.nn.Module, sampler, loss, *, epochs: int = 20, lr: float = 
     model : torch.nn.Module
         Trained in place: on return it holds the kept weights, in eval mode, on ``device``.
     sampler : ChunkSampler or any batch sampler
-        ``len(sampler)`` batches per epoch; ``sampler.batches(rng)`` yields ``(x, y)``.
+        ``len(sampler)`` batches per epoch; ``sampler.batches(rng)`` yields ``(x, y)``, each
+        a tensor or a tuple of tensors (two views of a clip, audio and its score, a
+        target with its lengths): ``model`` receives ``x`` and ``loss`` receives ``y`` as
+        they come, moved to ``device``.
     loss : callable
         ``loss(model(x), y) -> scalar tensor``, e.g. ``torch.nn.BCEWithLogitsLoss()``.
     epochs : int
@@ -370,7 +391,7 @@ def _loop(model, sampler, loss_fn, epochs, lr, weight_decay, schedule, validate,
         for x, y in sampler.batches(rng):
             if augment is not None:
                 x = augment(x, generator)
-            loss = loss_fn(model(x.to(device)), y.to(device))
+            loss = loss_fn(model(to_device(x, device)), to_device(y, device))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
