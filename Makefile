@@ -25,7 +25,7 @@ book: env _build/.mirlab-sources
 
 test: env
 	$(PY) -m ruff check mirlab tests benchmarks
-	$(PY) -m pytest -n 2 --dist loadgroup --max-worker-restart 0
+	$(PY) -m pytest -n 2 --dist loadgroup --max-worker-restart 0 --durations=30
 
 env: $(STAMP)
 

@@ -6,7 +6,7 @@ import os
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from benchmarks import baselines, chords, features, models, nmf  # noqa: E402
+from benchmarks import baselines, chords, dtw, features, models, nmf, softdtw  # noqa: E402
 
 
 def main() -> None:
@@ -15,6 +15,8 @@ def main() -> None:
     nmf.main()
     models.main()
     baselines.main()
+    dtw.main()
+    softdtw.main()
 
 
 if __name__ == "__main__":

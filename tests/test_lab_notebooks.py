@@ -25,6 +25,8 @@ LABS = {
     "lab03": ("mirlab.labs.nmf_transcription", 5, 1, ("onset F-measure",)),
     "lab04": ("mirlab.labs.music_tagging", 7, 1, ("macro ROC-AUC",)),
     "lab05": ("mirlab.labs.transfer_learning", 4, 1, ("labelled clips per class",)),
+    "lab06": ("mirlab.labs.metric_learning", 8, 1, ("mAP (instrument family",)),
+    "lab07": ("mirlab.labs.alignment", 5, 0, ("your CTC loss", "within 100 ms")),
 }
 
 

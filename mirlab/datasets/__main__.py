@@ -13,12 +13,15 @@ import argparse
 import time
 
 from mirlab.datasets.clips import has_soundfont
+from mirlab.datasets.similarity import load_similarity_data
 from mirlab.datasets.tagging import load_tagging_dataset
+from mirlab.datasets.themes import load_recording, split_pieces
 from mirlab.datasets.transfer_tasks import TRANSFER_TASKS, load_transfer_task
 
 
 def prepare(progress: bool = True) -> list[str]:
-    """Render (or check in the cache) the tagging data and transfer tasks of the book.
+    """Render (or check in the cache) the data of the book: tagging data, transfer tasks,
+    similarity excerpts and the theme-retrieval recordings.
 
     Returns
     -------
@@ -32,6 +35,12 @@ def prepare(progress: bool = True) -> list[str]:
     for name in TRANSFER_TASKS:
         task = load_transfer_task(name, progress=progress)
         done.append(f"transfer task {name}: {len(task)} clips")
+    done.append(str(load_similarity_data(progress=progress)))
+    for split, seed in (("valid", 0), ("test", 0), ("train", 1)):
+        pieces = split_pieces(split)
+        for pid in pieces:
+            load_recording(pid, seed)
+        done.append(f"theme retrieval, {split}: {len(pieces)} recordings")
     return done
 
 
