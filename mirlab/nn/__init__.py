@@ -12,8 +12,12 @@
   (``mirlab/nn/weights``); :mod:`mirlab.nn.train` is the command line that retrains them,
   ``python -m mirlab.nn.train RECIPE``;
 - :mod:`mirlab.nn.shipping`: the same for any other network (``save_shipped`` /
-  ``load_shipped``: weights, card, checks), used by the topic packages' ``weights/``.
+  ``load_shipped``: weights, card, checks), used by the topic packages' ``weights/``;
+- :mod:`mirlab.nn.metric`: distances, contrastive / triplet (with mining) / InfoNCE / NT-Xent
+  losses with batch statistics, and the P x m class batch sampler (metric learning chapter);
+- :mod:`mirlab.nn.softdtw`: soft-DTW and its divergence as a PyTorch loss (autograd on the
+  numba kernels of :mod:`mirlab.sequence.softdtw`; alignment chapter).
 
-Taught in the music tagging and transfer learning chapters. Needs PyTorch
-(``pip install mirlab[deep]``).
+Taught in the music tagging, transfer learning, metric learning and alignment chapters.
+Needs PyTorch (``pip install mirlab[deep]``).
 """
